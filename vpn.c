@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vpn - move packets between a TUN/TAP device and stdin/stdout.
+ *
+ * On a byte stream every packet travels as a frame: a 2-byte length in
+ * network order, then the packet.  Length 0 is a keepalive.  On a datagram
+ * socket (or with -D) each datagram is one packet, with no prefix.  The wire
+ * format is specified in docs/protocol.md; this file is the reference.
+ */
+
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <linux/if.h>
+#include <linux/if_ether.h>
+#include <linux/if_tun.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef VERSION
+#define VERSION		"unknown"
+#endif
+
+#define TUN_PATH	"/dev/net/tun"
+#define FRAME_HDR	2		/* length prefix, network byte order */
+#define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
+#define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)	/* a maximal frame, and a byte
+					   to see a longer packet */
+#define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
+#define OUT_MAX		(256 * 1024)	/* stdout backlog; past it, tun is left unread */
+#define READ_BATCH	64		/* device reads per wakeup, so stdin is served too */
+#define PIPE_WANT	(1024 * 1024)	/* pipe size asked for; the default 64 KiB stalls */
+#define IP4_HLEN	20		/* IPv4 header without options */
+#define IP6_HLEN	40		/* IPv6 fixed header */
+#define MS_PER_S	1000
+#define NS_PER_MS	1000000
+#define SECS_MAX	86400		/* a day; longer timers are a typo */
+
+enum { P_TUN, P_IN, P_OUT, P_N };	/* fixed poll slots */
+
+struct buf {
+	uint8_t		*p;
+	size_t		 off;		/* first byte held */
+	size_t		 len;		/* bytes held, from p[off] */
+	size_t		 cap;
+};
+
+struct stats {
+	unsigned long long rx_pkts, rx_bytes;	/* stdin to device */
+	unsigned long long tx_pkts, tx_bytes;	/* device to stdout */
+	unsigned long long ka_rx, ka_tx;	/* keepalives */
+	unsigned long long dropped;		/* refused by the device or socket */
+	unsigned long long invalid;		/* bad datagrams (-D) */
+};
+
+struct vpn {
+	int		 tun;
+	char		 ifname[IFNAMSIZ];
+	int		 tap;		/* -a: Ethernet frames, not IP packets */
+	int		 dgram;		/* -D: a packet per read and write */
+	int		 dgram_eof;	/* an empty read is EOF, not a keepalive */
+	int		 verbose;
+	int		 tun_blocked;	/* the device said EAGAIN; wait for POLLOUT */
+	int		 out_blocked;	/* stdout said EAGAIN; wait for POLLOUT */
+	int		 eof;		/* stdin ended; finish the frames held */
+	struct buf	 in;		/* stdin bytes not yet given to the device */
+	struct buf	 out;		/* frames not yet taken by stdout */
+	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
+	long long	 now_ms;	/* CLOCK_MONOTONIC, once per iteration */
+	long long	 last_tx_ms;	/* last frame queued for stdout */
+	long long	 last_rx_ms;	/* last byte read from stdin */
+	long long	 keepalive_ms;	/* -k, 0 for off */
+	long long	 silent_ms;	/* -t, 0 for off */
+	struct stats	 st;
+};
+
+static volatile sig_atomic_t	 quit, dump;
+static int			 fl_saved[] = { -1, -1 };	/* stdin, stdout */
+
+/* -- helpers */
+
+static long
+parse_num(const char *s, long min, long max, const char *what)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE || n < min ||
+	    n > max)
+		errx(2, "%s: not a number from %ld to %ld: '%s'", what, min,
+		    max, s);
+	return n;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		err(1, "clock_gettime");
+	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
+}
+
+/*
+ * Our stdin and stdout may be shared with the shell that started us (a
+ * terminal, say), and O_NONBLOCK belongs to the open file, so put back
+ * what we found.
+ */
+static void
+fl_restore(void)
+{
+	int fd;
+
+	for (fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++)
+		if (fl_saved[fd] != -1)
+			(void)fcntl(fd, F_SETFL, fl_saved[fd]);
+}
+
+static void
+set_nonblock(int fd, const char *what)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		err(1, "%s", what);
+	if (fd <= STDOUT_FILENO)
+		fl_saved[fd] = fl;
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		err(1, "%s: O_NONBLOCK", what);
+}
+
+static void
+buf_init(struct buf *b, size_t cap)
+{
+	if ((b->p = malloc(cap)) == NULL)
+		err(1, "malloc");
+	b->off = b->len = 0;
+	b->cap = cap;
+}
+
+/*
+ * buf_room(b): free bytes after the data in ${b}.  When fewer than one
+ * maximal frame fit there, the data is first moved to the front: rarely,
+ * since the buffers hold several frames, and never per packet.
+ */
+static size_t
+buf_room(struct buf *b)
+{
+	if (b->len == 0)
+		b->off = 0;
+	else if (b->cap - b->off - b->len < FRAME_ROOM && b->off > 0) {
+		memmove(b->p, b->p + b->off, b->len);
+		b->off = 0;
+	}
+	return b->cap - b->off - b->len;
+}
+
+static uint8_t *
+buf_tail(struct buf *b)
+{
+	return b->p + b->off + b->len;
+}
+
+static void
+buf_consume(struct buf *b, size_t n)
+{
+	b->off += n;
+	b->len -= n;
+}
+
+/* -- frames */
+
+/*
+ * frame_error(pkt, len, tap): why ${pkt}[0..${len}) is not one whole packet
+ * the device may be given, or NULL if it is.  Pure, so the fuzzer calls it
+ * exactly as the loop does.
+ */
+static const char *
+frame_error(const uint8_t *pkt, size_t len, int tap)
+{
+	size_t ihl;
+
+	if (tap)
+		return len < ETH_HLEN ? "shorter than an Ethernet header" : NULL;
+	if (len >= IP4_HLEN && pkt[0] >> 4 == 4) {
+		ihl = (size_t)(pkt[0] & 0xf) * 4;
+		if (ihl < IP4_HLEN || ihl > len ||
+		    (size_t)(pkt[2] << 8 | pkt[3]) != len)
+			return "not a whole IPv4 packet";
+		return NULL;
+	}
+	if (len >= IP6_HLEN && pkt[0] >> 4 == 6) {
+		if (IP6_HLEN + (size_t)(pkt[4] << 8 | pkt[5]) != len)
+			return "not a whole IPv6 packet";
+		return NULL;
+	}
+	return "not an IP packet";
+}
+
+/*
+ * frame_next(p, len, &plen): the length of the first frame in
+ * ${p}[0..${len}) including its prefix, or 0 if the frame is not all there
+ * yet.  Its packet length goes to ${plen}.
+ */
+static size_t
+frame_next(const uint8_t *p, size_t len, size_t *plen)
+{
+	if (len < FRAME_HDR)
+		return 0;
+	*plen = (size_t)p[0] << 8 | p[1];
+	return len < FRAME_HDR + *plen ? 0 : FRAME_HDR + *plen;
+}
+
+static void
+frame_put_hdr(uint8_t *p, size_t plen)
+{
+	p[0] = (uint8_t)(plen >> 8);
+	p[1] = (uint8_t)plen;
+}
+
+/* -- device */
+
+static int
+tun_open(const char *name, int tap, char ifname[IFNAMSIZ])
+{
+	struct ifreq ifr;
+	int fd;
+
+	if ((fd = open(TUN_PATH, O_RDWR | O_CLOEXEC)) == -1)
+		err(1, "%s", TUN_PATH);
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));	/* checked < IFNAMSIZ */
+	if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
+		if (errno == EINVAL)
+			errx(1, "TUNSETIFF %s: the device exists and is not a "
+			    "%s device", name, tap ? "TAP" : "TUN");
+		err(1, "TUNSETIFF %s", name);
+	}
+	memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
+	ifname[IFNAMSIZ - 1] = '\0';
+	return fd;
+}
+
+/*
+ * tun_write(v, pkt, len): give one packet to the device in one write.
+ * Returns 0 if the device cannot take it now (EAGAIN), else 1: written or
+ * dropped.  A device that is down, or refuses this packet, loses only the
+ * packet, as a router's queue would; a device that is gone ends us.
+ */
+static int
+tun_write(struct vpn *v, const uint8_t *pkt, size_t len)
+{
+	if (write(v->tun, pkt, len) == -1) {
+		switch (errno) {
+		case EAGAIN:
+		case EINTR:
+			v->tun_blocked = 1;
+			return 0;
+		case EBADFD:
+		case ENODEV:
+		case ENXIO:
+			errx(1, "%s: device was deleted", v->ifname);
+		case EIO:		/* the device is down */
+		case EINVAL:
+		case ENOBUFS:
+		case ENOMEM:
+		case EMSGSIZE:
+			v->st.dropped++;
+			return 1;
+		default:
+			err(1, "%s: write", v->ifname);
+		}
+	}
+	v->st.rx_pkts++;
+	v->st.rx_bytes += len;
+	return 1;
+}
+
+/* -- I/O steps */
+
+/*
+ * frames_to_tun(v): give every whole frame in v->in to the device.  Returns
+ * NULL, or why the stream is bad; then v->inpos is where the bad frame
+ * starts and nothing of it has reached the device.  No I/O but the device
+ * writes, so the fuzzer runs it on a struct vpn of its own.
+ */
+static const char *
+frames_to_tun(struct vpn *v)
+{
+	const uint8_t *f;
+	const char *why;
+	size_t flen, plen;
+
+	v->tun_blocked = 0;
+	while ((flen = frame_next(v->in.p + v->in.off, v->in.len, &plen))) {
+		f = v->in.p + v->in.off;
+		if (plen == 0)
+			v->st.ka_rx++;
+		else if ((why = frame_error(f + FRAME_HDR, plen, v->tap)))
+			return why;
+		else if (!tun_write(v, f + FRAME_HDR, plen))
+			return NULL;	/* the frame stays for POLLOUT */
+		buf_consume(&v->in, flen);
+		v->inpos += flen;
+	}
+	return NULL;
+}
+
+/*
+ * Give the device what whole frames stdin brought; a bad frame ends us.  At
+ * EOF, bytes left that are not a frame waiting for the device are a
+ * truncated frame.
+ */
+static void
+in_decode(struct vpn *v)
+{
+	const char *why;
+	const uint8_t *f;
+
+	if ((why = frames_to_tun(v))) {
+		f = v->in.p + v->in.off;
+		errx(1, "stdin: frame at byte %llu is %s (length %zu); "
+		    "is the peer a vpn?", v->inpos, why,
+		    (size_t)(f[0] << 8 | f[1]));
+	}
+	if (v->eof && !v->tun_blocked && v->in.len > 0)
+		errx(1, "stdin: truncated frame at byte %llu (stream ends "
+		    "%zu bytes into it)", v->inpos, v->in.len);
+}
+
+/* One datagram from stdin to the device; a bad one is dropped alone. */
+static void
+dgram_to_tun(struct vpn *v, const uint8_t *pkt, size_t len)
+{
+	const char *why;
+
+	if (len == 0) {
+		v->st.ka_rx++;
+		return;
+	}
+	if (len > FRAME_MAX)
+		why = "longer than a frame may be";
+	else
+		why = frame_error(pkt, len, v->tap);
+	if (why) {
+		if (v->st.invalid++ == 0 || v->verbose)
+			warnx("stdin: datagram %s (length %zu), dropped", why,
+			    len);
+		return;
+	}
+	if (!tun_write(v, pkt, len))
+		v->st.dropped++;	/* no queue for datagrams */
+}
+
+/* Read one datagram per read; returns 0 at EOF. */
+static int
+stdin_read_dgram(struct vpn *v)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < READ_BATCH; i++) {
+		n = read(STDIN_FILENO, v->in.p, v->in.cap);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 1;
+			if (errno == ECONNREFUSED)	/* peer not up yet */
+				continue;
+			err(1, "stdin");
+		}
+		v->last_rx_ms = v->now_ms;
+		if (n == 0 && v->dgram_eof) {
+			v->eof = 1;
+			return 0;
+		}
+		dgram_to_tun(v, v->in.p, (size_t)n);
+	}
+	return 1;
+}
+
+/* Read what stdin has and give each whole frame to the device; 0 at EOF. */
+static int
+stdin_read(struct vpn *v)
+{
+	ssize_t n;
+
+	if (v->dgram)
+		return stdin_read_dgram(v);
+	n = read(STDIN_FILENO, buf_tail(&v->in), buf_room(&v->in));
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 1;
+		err(1, "stdin");
+	}
+	if (n == 0) {
+		v->eof = 1;
+		in_decode(v);	/* only to report a truncated frame */
+		return 0;
+	}
+	v->last_rx_ms = v->now_ms;
+	v->in.len += (size_t)n;
+	in_decode(v);
+	return 1;
+}
+
+/* Queue a packet just read from the device, or a keepalive, as a frame. */
+static void
+frame_queue(struct vpn *v, size_t plen)
+{
+	frame_put_hdr(buf_tail(&v->out), plen);
+	v->out.len += FRAME_HDR + plen;
+	v->last_tx_ms = v->now_ms;
+}
+
+/* Read packets from the device while out has room for one more. */
+static void
+tun_read(struct vpn *v)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < READ_BATCH && buf_room(&v->out) >= FRAME_ROOM; i++) {
+		n = read(v->tun, buf_tail(&v->out) + FRAME_HDR, FRAME_MAX + 1);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno == EBADFD)
+				errx(1, "%s: device was deleted", v->ifname);
+			err(1, "%s: read", v->ifname);
+		}
+		if (n == 0)
+			continue;
+		if (n > FRAME_MAX) {	/* a TAP MTU near 64 KiB */
+			v->st.dropped++;
+			continue;
+		}
+		frame_queue(v, (size_t)n);
+		v->st.tx_pkts++;
+		v->st.tx_bytes += (size_t)n;
+	}
+}
+
+/* Write queued frames one datagram each; 0 if stdout is full. */
+static int
+stdout_flush_dgram(struct vpn *v)
+{
+	size_t flen, plen;
+
+	while ((flen = frame_next(v->out.p + v->out.off, v->out.len, &plen))) {
+		if (write(STDOUT_FILENO, v->out.p + v->out.off + FRAME_HDR,
+		    plen) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return !(v->out_blocked = 1);
+			if (errno != ECONNREFUSED && errno != ENOBUFS &&
+			    errno != EMSGSIZE)
+				err(1, "stdout");
+			v->st.dropped++;	/* as UDP would */
+		}
+		buf_consume(&v->out, flen);
+	}
+	return 1;
+}
+
+/* Write what stdout takes; a partial write keeps its remainder.  0 if full. */
+static int
+stdout_flush(struct vpn *v)
+{
+	ssize_t n;
+
+	if (v->dgram)
+		return stdout_flush_dgram(v);
+	while (v->out.len > 0) {
+		n = write(STDOUT_FILENO, v->out.p + v->out.off, v->out.len);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return !(v->out_blocked = 1);
+			err(1, "stdout");
+		}
+		buf_consume(&v->out, (size_t)n);
+	}
+	return 1;
+}
+
+/* -- signals and timers */
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		dump = 1;
+	else
+		quit = 1;
+}
+
+/* Handlers run only inside ppoll(), with the mask left in ${waitmask}. */
+static void
+signals_block(sigset_t *waitmask)
+{
+	struct sigaction sa;
+	sigset_t block;
+	const int sigs[] = { SIGINT, SIGTERM, SIGUSR1 };
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		err(1, "sigaction SIGPIPE");
+	sa.sa_handler = on_signal;
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaddset(&block, sigs[i]);
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			err(1, "sigaction");
+	}
+	if (sigprocmask(SIG_BLOCK, &block, waitmask) == -1)
+		err(1, "sigprocmask");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigdelset(waitmask, sigs[i]);
+}
+
+static void
+stats_print(const struct vpn *v)
+{
+	const struct stats *s = &v->st;
+
+	fprintf(stderr, "vpn: %s: rx %llu packets %llu bytes, tx %llu packets "
+	    "%llu bytes, keepalives rx %llu tx %llu, dropped %llu, "
+	    "invalid %llu\n", v->ifname, s->rx_pkts, s->rx_bytes, s->tx_pkts,
+	    s->tx_bytes, s->ka_rx, s->ka_tx, s->dropped, s->invalid);
+}
+
+/* Milliseconds until the nearest timer, or -1 for none. */
+static long long
+timer_next(const struct vpn *v)
+{
+	long long t = -1, d;
+
+	if (v->keepalive_ms) {
+		d = v->last_tx_ms + v->keepalive_ms - v->now_ms;
+		t = d < 0 ? 0 : d;
+	}
+	if (v->silent_ms) {
+		d = v->last_rx_ms + v->silent_ms - v->now_ms;
+		d = d < 0 ? 0 : d;
+		t = t == -1 || d < t ? d : t;
+	}
+	return t;
+}
+
+static void
+timers_check(struct vpn *v)
+{
+	if (v->silent_ms && v->now_ms - v->last_rx_ms >= v->silent_ms)
+		errx(1, "peer silent for %lld s", v->silent_ms / MS_PER_S);
+	/* An empty SOCK_SEQPACKET message reads as EOF: no keepalives. */
+	if (v->keepalive_ms && !(v->dgram && v->dgram_eof) &&
+	    v->now_ms - v->last_tx_ms >= v->keepalive_ms &&
+	    buf_room(&v->out) >= FRAME_HDR) {
+		frame_queue(v, 0);
+		v->st.ka_tx++;
+	}
+}
+
+/* -- the loop */
+
+static int
+do_ppoll(struct pollfd *pfd, nfds_t n, long long ms, const sigset_t *mask)
+{
+	struct timespec ts, *tp = NULL;
+	nfds_t i;
+
+	if (ms >= 0) {
+		ts.tv_sec = ms / MS_PER_S;
+		ts.tv_nsec = (ms % MS_PER_S) * NS_PER_MS;
+		tp = &ts;
+	}
+	if (ppoll(pfd, n, tp, mask) == -1) {
+		if (errno != EINTR)
+			err(1, "ppoll");
+		for (i = 0; i < n; i++)
+			pfd[i].revents = 0;	/* a signal, no events */
+		return 0;
+	}
+	return 1;
+}
+
+/* At EOF, give stdout what is queued; SIGINT or SIGTERM cut it short. */
+static void
+stdout_drain(struct vpn *v, const sigset_t *waitmask)
+{
+	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+	while (!quit && !stdout_flush(v))
+		do_ppoll(&pfd, 1, -1, waitmask);	/* then EPIPE, if closed */
+}
+
+/*
+ * loop(v, waitmask): move packets until stdin ends at a frame boundary
+ * (return) or a signal asks us to stop (return).  Everything else that
+ * ends the tunnel is fatal, and exits where it is found.
+ */
+static void
+loop(struct vpn *v, const sigset_t *waitmask)
+{
+	struct pollfd pfd[P_N] = {
+		[P_TUN] = { .fd = v->tun },
+		[P_IN] = { .fd = STDIN_FILENO, .events = POLLIN },
+		[P_OUT] = { .fd = STDOUT_FILENO },
+	};
+
+	v->last_tx_ms = v->last_rx_ms = v->now_ms = now_ms();
+	while (!quit && !(v->eof && v->in.len == 0)) {
+		/* Ask only for what we have room for: this is backpressure. */
+		pfd[P_TUN].events = (buf_room(&v->out) >= FRAME_ROOM ?
+		    POLLIN : 0) | (v->tun_blocked ? POLLOUT : 0);
+		pfd[P_IN].fd = !v->eof && (v->dgram || buf_room(&v->in) > 0) ?
+		    STDIN_FILENO : -1;
+		pfd[P_OUT].events = v->out.len > 0 ? POLLOUT : 0;
+
+		do_ppoll(pfd, P_N, timer_next(v), waitmask);
+		v->now_ms = now_ms();
+		if (dump) {
+			dump = 0;
+			stats_print(v);
+		}
+		if (pfd[P_IN].revents)
+			stdin_read(v);	/* at EOF, leave once frames are given */
+		if (pfd[P_TUN].revents & POLLOUT)
+			in_decode(v);
+		if (pfd[P_TUN].revents & (POLLERR | POLLHUP | POLLNVAL))
+			errx(1, "%s: device was deleted", v->ifname);
+		if (pfd[P_TUN].revents & POLLIN)
+			tun_read(v);	/* packets become frames in out */
+		if (pfd[P_OUT].revents & (POLLERR | POLLHUP) && v->out.len == 0)
+			errx(1, "stdout: closed by the reader");
+		if (pfd[P_OUT].revents)
+			v->out_blocked = 0;
+		timers_check(v);	/* -k keepalive, -t silent peer */
+		if (v->out.len > 0 && !v->out_blocked)
+			stdout_flush(v);	/* at once: saves a ppoll */
+	}
+	if (!quit)
+		stdout_drain(v, waitmask);
+}
+
+/* -- options, usage, main */
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout, "usage: vpn [-aDhVv] [-i ifname] "
+	    "[-k secs] [-t secs] [-u user]\n");
+	exit(status);
+}
+
+static void
+privdrop(const char *user)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		if (errno)
+			err(1, "getpwnam %s", user);
+		errx(1, "-u: no such user: '%s'", user);
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1)
+		err(1, "initgroups %s", user);
+	if (setgid(pw->pw_gid) == -1)
+		err(1, "setgid %u", (unsigned)pw->pw_gid);
+	if (setuid(pw->pw_uid) == -1)
+		err(1, "setuid %u", (unsigned)pw->pw_uid);
+	if (pw->pw_uid != 0 && setuid(0) != -1)
+		errx(1, "-u %s: still able to become root", user);
+}
+
+/* Is stdin a socket that keeps message boundaries?  Then -D is implied. */
+static int
+stdin_is_dgram(int *eof_on_empty)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
+		if (errno == ENOTSOCK || errno == EBADF)
+			return 0;
+		err(1, "stdin: SO_TYPE");
+	}
+	*eof_on_empty = type == SOCK_SEQPACKET;
+	return type == SOCK_DGRAM || type == SOCK_SEQPACKET;
+}
+
+/* Bigger pipes mean fewer wakeups; the default 64 KiB is fine, just slow. */
+static void
+pipe_grow(int fd)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode))
+		(void)fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct vpn v;
+	sigset_t waitmask;
+	const char *ifname = "tun0", *user = NULL;
+	int ch, force_dgram = 0;
+
+	memset(&v, 0, sizeof(v));
+	v.dgram_eof = 1;
+	while ((ch = getopt(argc, argv, "aDhi:k:t:u:Vv")) != -1) {
+		switch (ch) {
+		case 'a':
+			v.tap = 1;
+			break;
+		case 'D':
+			force_dgram = 1;
+			break;
+		case 'h':
+			usage(0);
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'k':
+			v.keepalive_ms = parse_num(optarg, 1, SECS_MAX, "-k") *
+			    MS_PER_S;
+			break;
+		case 't':
+			v.silent_ms = parse_num(optarg, 1, SECS_MAX, "-t") *
+			    MS_PER_S;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'V':
+			printf("vpn %s\n", VERSION);
+			return 0;
+		case 'v':
+			v.verbose++;
+			break;
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	if (strlen(ifname) == 0 || strlen(ifname) >= IFNAMSIZ)
+		errx(2, "-i: not an interface name (1 to %d bytes): '%s'",
+		    IFNAMSIZ - 1, ifname);
+
+	v.dgram = stdin_is_dgram(&v.dgram_eof) || force_dgram;
+	v.tun = tun_open(ifname, v.tap, v.ifname);
+	if (user)
+		privdrop(user);
+	if (v.verbose)
+		warnx("%s: %s device, %s mode", v.ifname, v.tap ? "TAP" : "TUN",
+		    v.dgram ? "datagram" : "stream");
+
+	buf_init(&v.in, v.dgram ? FRAME_MAX + 1 : IN_MAX);
+	buf_init(&v.out, OUT_MAX);
+	if (atexit(fl_restore) != 0)
+		errx(1, "atexit");
+	set_nonblock(v.tun, v.ifname);
+	set_nonblock(STDIN_FILENO, "stdin");
+	set_nonblock(STDOUT_FILENO, "stdout");
+	pipe_grow(STDIN_FILENO);
+	pipe_grow(STDOUT_FILENO);
+	signals_block(&waitmask);
+
+	loop(&v, &waitmask);
+	if (v.verbose)
+		stats_print(&v);
+	return 0;
+}
