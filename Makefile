@@ -27,12 +27,18 @@ tests/fuzz: tests/fuzz.c vpn.c
 
 check: vpn vpn-asan
 	tests/run.sh ./vpn
-	tests/run.sh ./vpn-asan
+	VPN_SANITIZED=1 tests/run.sh ./vpn-asan
 
 fuzz: tests/fuzz
 	mkdir -p tests/corpus.new
 	tests/fuzz -max_total_time=$(FUZZTIME) -print_final_stats=1 \
 	    tests/corpus.new tests/corpus
+
+bench: vpn
+	bench/run.sh ./vpn
+
+demo: vpn
+	scripts/demo.sh
 
 lint:
 	shellcheck scripts/*.sh tests/*.sh bench/*.sh .ci/run
@@ -49,4 +55,4 @@ uninstall:
 clean:
 	rm -rf vpn vpn-asan tests/fuzz tests/corpus.new
 
-.PHONY: all check fuzz lint install uninstall clean
+.PHONY: all bench check demo fuzz lint install uninstall clean

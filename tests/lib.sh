@@ -1,0 +1,268 @@
+#!/bin/bash
+# tests/lib.sh - helpers for the tests: namespaces, bounded waits, frames.
+#
+# Sourced by each tests/NN-*.sh.  A test names its namespaces with $NS_PREFIX
+# (unique per test process), registers them with ns_add, and lets the EXIT
+# trap kill what runs inside them, by PID, and delete them.
+#
+# Environment, set by tests/run.sh:
+#   VPN            absolute path of the binary under test (default ./vpn)
+#   VPN_SANITIZED  1 when VPN is an ASan/UBSan build (memory figures differ)
+
+# shellcheck disable=SC2034 # variables here are used by the tests that source it
+
+set -eu -o pipefail
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VPN=${VPN:-$ROOT/vpn}
+VPN_SANITIZED=${VPN_SANITIZED:-0}
+TEST_NAME=$(basename "$0" .sh)
+NS_PREFIX=vpnt-$$
+NSES=()
+PIDS=()
+TMP=$(mktemp -d "/tmp/vpnt-$$.XXXXXX")
+SKIP=4				# exit status for "skipped", never a pass
+
+exec 3>&2			# progress and failures: fd 3, never inside $(...)
+
+say() { printf '[+] %s: %s\n' "$TEST_NAME" "$*" >&3; }
+fail() { printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&3; exit 1; }
+skip() { printf 'SKIP: %s: %s\n' "$TEST_NAME" "$*" >&3; exit "$SKIP"; }
+
+# need CMD...: skip the test unless every command is installed.
+need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || skip "$c is not installed"
+	done
+}
+
+# ns_add NAME: create a namespace with loopback up; cleanup deletes it.
+ns_add() {
+	ip netns add "$1"
+	NSES+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# bg CMD...: run CMD in the background and remember its PID for cleanup.
+# Use it as "bg cmd; pid=$!" only at top level, never inside $(...).
+# Redirections on the bg line are opened by this shell before CMD starts,
+# so a FIFO must already have its other end open (exec 5<>FIFO).
+bg() {
+	"$@" <&0 &	# explicit, or bash gives a background job /dev/null
+
+	PIDS+=("$!")
+}
+
+lib_cleanup() {
+	local ns pid pids=()
+	set +e
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for ns in "${NSES[@]}"; do
+		mapfile -t -O "${#pids[@]}" pids < <(ip netns pids "$ns" 2>/dev/null)
+	done
+	((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null
+	for pid in "${PIDS[@]}"; do	# bounded: 5 s for everything
+		timeout 5 tail --pid="$pid" -f /dev/null 2>/dev/null
+	done
+	for ns in "${NSES[@]}"; do
+		mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
+		((${#pids[@]} == 0)) || kill -9 "${pids[@]}" 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap lib_cleanup EXIT
+
+# wait_for SECS CMD...: retry CMD until it succeeds, for at most SECS.
+wait_for() {
+	local secs=$1 end=$((SECONDS + $1 + 1)) i=0
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end && i < secs * 20)) ||
+			fail "not true after ${secs}s: $*"
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+# listening NS PORT [t|u]: something in NS listens on TCP (or UDP) PORT.
+# ss exits 0 whether or not it finds anything, so test its output.
+listening() {
+	local proto=${3:-t}
+	if [[ $proto == t ]]; then
+		[[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]
+	else
+		[[ -n $(ip netns exec "$1" ss -Hlun "sport = :$2") ]]
+	fi
+}
+
+# has_link NS DEV: the device exists in NS.
+has_link() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
+
+# carrier NS DEV: DEV is up with a reader attached, and the kernel has
+# noticed.  Until linkwatch runs (up to a second after vpn attaches), the
+# device's queue drops everything it is given to send.
+carrier() {
+	[[ $(ip netns exec "$1" cat "/sys/class/net/$2/operstate") == up ]]
+}
+
+# link_stat NS DEV COUNTER: a counter from /sys/class/net/DEV/statistics.
+link_stat() {
+	ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"
+}
+
+# pair: namespaces $NS1 and $NS2 joined by veth, 192.0.2.1/24 and
+# 192.0.2.2/24 (TEST-NET-1, reachable only inside these namespaces), and
+# 2001:db8::1/64, 2001:db8::2/64.
+pair() {
+	NS1=$NS_PREFIX-1 NS2=$NS_PREFIX-2
+	ns_add "$NS1"
+	ns_add "$NS2"
+	ip -n "$NS1" link add veth1 type veth peer name veth2 netns "$NS2"
+	ip -n "$NS1" addr add 192.0.2.1/24 dev veth1
+	ip -n "$NS2" addr add 192.0.2.2/24 dev veth2
+	ip -n "$NS1" addr add 2001:db8::1/64 dev veth1 nodad
+	ip -n "$NS2" addr add 2001:db8::2/64 dev veth2 nodad
+	ip -n "$NS1" link set veth1 up
+	ip -n "$NS2" link set veth2 up
+}
+
+# tun_up NS DEV ADDR...: give DEV its addresses and bring it up.
+tun_up() {
+	local ns=$1 dev=$2 a
+	shift 2
+	for a in "$@"; do
+		if [[ $a == *:* ]]; then
+			ip -n "$ns" addr add "$a" dev "$dev" nodad
+		else
+			ip -n "$ns" addr add "$a" dev "$dev"
+		fi
+	done
+	ip -n "$ns" link set dev "$dev" up
+}
+
+# article_pair [VPNFLAGS...]: the article's pipeline on each side of
+# pair(), joined by nc on port 33960, tun0 up as 10.9.0.1 and 10.9.0.2
+# (and fd00:9::1, fd00:9::2).  Each side's stderr goes to $TMP/vpn1.err and
+# $TMP/vpn2.err; the pipelines' shells are $PIPE1 and $PIPE2.
+article_pair() {
+	mkfifo "$TMP/f1" "$TMP/f2"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	bg ip netns exec "$NS1" sh -c \
+	    'cat "$1" | "$2" -v "$@" 2>"$3" | nc -l 33960 >"$1"' \
+	    - "$TMP/f1" "$VPN" "$TMP/vpn1.err" "$@"
+	PIPE1=$!
+	wait_for 5 listening "$NS1" 33960
+	# shellcheck disable=SC2016
+	bg ip netns exec "$NS2" sh -c \
+	    'cat "$1" | "$2" -v "$@" 2>"$3" | nc 192.0.2.1 33960 >"$1"' \
+	    - "$TMP/f2" "$VPN" "$TMP/vpn2.err" "$@"
+	PIPE2=$!
+	wait_for 5 has_link "$NS1" tun0
+	wait_for 5 has_link "$NS2" tun0
+	tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
+	tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64
+}
+
+# pid_of NS EXE: the PID of the one process in NS running EXE.
+pid_of() {
+	local pid
+	for pid in $(ip netns pids "$1"); do
+		if [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$2" ]]; then
+			echo "$pid"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# transfer_check NSSRC NSDST DSTADDR MB: send MB MiB of random bytes from
+# NSSRC to DSTADDR:5001 in NSDST through nc, and compare checksums.
+transfer_check() {
+	local src=$1 dst=$2 addr=$3 mb=$4 want got
+	head -c "$((mb * 1024 * 1024))" /dev/urandom >"$TMP/payload"
+	want=$(sha256sum <"$TMP/payload")
+	bg ip netns exec "$dst" sh -c 'nc -l 5001 >"$1"' - "$TMP/received"
+	wait_for 5 listening "$dst" 5001
+	timeout 120 ip netns exec "$src" nc -N "$addr" 5001 <"$TMP/payload" ||
+		fail "nc to $addr exited $?"
+	wait_for 30 not_running "${PIDS[-1]}"
+	got=$(sha256sum <"$TMP/received")
+	[[ $got == "$want" ]] ||
+		fail "transfer of $mb MiB: sha256 $got, want $want ($(stat -c %s "$TMP/received") bytes arrived)"
+}
+
+not_running() { ! kill -0 "$1" 2>/dev/null; }
+
+# -- frames: hex strings in, bytes out
+
+# hexbin HEX: write the bytes HEX spells (no spaces).
+hexbin() {
+	local h=$1 out='' i
+	for ((i = 0; i < ${#h}; i += 2)); do
+		out+="\\x${h:i:2}"
+	done
+	printf '%b' "$out"
+}
+
+# frame HEX: HEX as one frame, the 2-byte length first.
+frame() {
+	printf '%04x%s' "$((${#1} / 2))" "$1"
+}
+
+# csum HEX: the Internet checksum of HEX, as 4 hex digits.
+csum() {
+	local h=$1 s=0 i
+	((${#h} % 4 == 0)) || h+=00
+	for ((i = 0; i < ${#h}; i += 4)); do
+		s=$((s + 16#${h:i:4}))
+	done
+	while ((s >> 16)); do
+		s=$(((s & 0xffff) + (s >> 16)))
+	done
+	printf '%04x' $((~s & 0xffff))
+}
+
+# ip4hex A.B.C.D: the address as 8 hex digits.
+ip4hex() {
+	local IFS=. a
+	read -ra a <<<"$1"
+	printf '%02x%02x%02x%02x' "${a[@]}"
+}
+
+# ip4_echo SRC DST SEQ [PAYLOADHEX]: an ICMP echo request, as hex.
+ip4_echo() {
+	local src dst icmp ip len
+	src=$(ip4hex "$1") dst=$(ip4hex "$2")
+	icmp="0800""0000""1234$(printf '%04x' "$3")${4:-}"
+	icmp="0800$(csum "$icmp")${icmp:8}"
+	len=$((20 + ${#icmp} / 2))
+	ip="4500$(printf '%04x' "$len")00004000""4001""0000$src$dst"
+	printf '45%s%s%s%s' "${ip:2:18}" "$(csum "$ip")" "${ip:24}" "$icmp"
+}
+
+# ip6_echo SRC DST SEQ: an ICMPv6 echo request, as hex.  Addresses are
+# given as 32 hex digits.
+ip6_echo() {
+	local icmp len pseudo
+	icmp="8000""0000""1234$(printf '%04x' "$3")"
+	len=$((${#icmp} / 2))
+	pseudo="$1$2$(printf '%08x' "$len")0000003a"
+	icmp="8000$(csum "$pseudo$icmp")${icmp:8}"
+	printf '60000000%04x3a40%s%s%s' "$len" "$1" "$2" "$icmp"
+}
+
+# frames_in FILE: the packets in a file of frames, one hex line each.
+frames_in() {
+	local hex len
+	hex=$(od -An -v -tx1 "$1" | tr -d ' \n')
+	while ((${#hex} >= 4)); do
+		len=$((16#${hex:0:4}))
+		printf '%s\n' "${hex:4:len * 2}"
+		hex=${hex:4 + len * 2}
+	done
+}
