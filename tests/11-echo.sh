@@ -21,7 +21,7 @@ req6=$(ip6_echo "$b6" "$a6" 2)
 # is opened read-write first, so that no open() below blocks.
 mkfifo "$TMP/in"
 exec 5<>"$TMP/in"
-bg ip netns exec "$ns" "$VPN" -v -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
+spawn ip netns exec "$ns" "$VPN" -v -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
 pid=$!
 wait_for 5 carrier "$ns" tv0
 hexbin "$(frame "$req4")$(frame "$req6")" >&5

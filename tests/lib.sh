@@ -45,11 +45,11 @@ ns_add() {
 	ip -n "$1" link set lo up
 }
 
-# bg CMD...: run CMD in the background and remember its PID for cleanup.
-# Use it as "bg cmd; pid=$!" only at top level, never inside $(...).
-# Redirections on the bg line are opened by this shell before CMD starts,
+# spawn CMD...: run CMD in the background and remember its PID for cleanup.
+# Use it as "spawn cmd; pid=$!" only at top level, never inside $(...).
+# Redirections on the spawn line are opened by this shell before CMD starts,
 # so a FIFO must already have its other end open (exec 5<>FIFO).
-bg() {
+spawn() {
 	"$@" <&0 &	# explicit, or bash gives a background job /dev/null
 
 	PIDS+=("$!")
@@ -152,13 +152,13 @@ tun_up() {
 article_pair() {
 	mkfifo "$TMP/f1" "$TMP/f2"
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	bg ip netns exec "$NS1" sh -c \
+	spawn ip netns exec "$NS1" sh -c \
 	    'cat "$1" | "$2" -v "$@" 2>"$3" | nc -l 33960 >"$1"' \
 	    - "$TMP/f1" "$VPN" "$TMP/vpn1.err" "$@"
 	PIPE1=$!
 	wait_for 5 listening "$NS1" 33960
 	# shellcheck disable=SC2016
-	bg ip netns exec "$NS2" sh -c \
+	spawn ip netns exec "$NS2" sh -c \
 	    'cat "$1" | "$2" -v "$@" 2>"$3" | nc 192.0.2.1 33960 >"$1"' \
 	    - "$TMP/f2" "$VPN" "$TMP/vpn2.err" "$@"
 	PIPE2=$!
@@ -186,7 +186,8 @@ transfer_check() {
 	local src=$1 dst=$2 addr=$3 mb=$4 want got
 	head -c "$((mb * 1024 * 1024))" /dev/urandom >"$TMP/payload"
 	want=$(sha256sum <"$TMP/payload")
-	bg ip netns exec "$dst" sh -c 'nc -l 5001 >"$1"' - "$TMP/received"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	spawn ip netns exec "$dst" sh -c 'nc -l 5001 >"$1"' - "$TMP/received"
 	wait_for 5 listening "$dst" 5001
 	timeout 120 ip netns exec "$src" nc -N "$addr" 5001 <"$TMP/payload" ||
 		fail "nc to $addr exited $?"
