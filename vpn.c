@@ -727,9 +727,12 @@ main(int argc, char *argv[])
 	const char *ifname = "tun0", *user = NULL;
 	int ch, force_dgram = 0;
 
+	/* Messages say "vpn:" whatever the file is called (vpn-asan). */
+	program_invocation_short_name = (char *)"vpn";
 	memset(&v, 0, sizeof(v));
 	v.dgram_eof = 1;
-	while ((ch = getopt(argc, argv, "aDhi:k:t:u:Vv")) != -1) {
+	opterr = 0;
+	while ((ch = getopt(argc, argv, ":aDhi:k:t:u:Vv")) != -1) {
 		switch (ch) {
 		case 'a':
 			v.tap = 1;
@@ -759,7 +762,11 @@ main(int argc, char *argv[])
 		case 'v':
 			v.verbose++;
 			break;
+		case ':':
+			warnx("-%c: needs an argument", optopt);
+			usage(2);
 		default:
+			warnx("-%c: unknown option", optopt);
 			usage(2);
 		}
 	}
@@ -791,5 +798,9 @@ main(int argc, char *argv[])
 	loop(&v, &waitmask);
 	if (v.verbose)
 		stats_print(&v);
+	free(v.in.p);
+	free(v.out.p);
+	if (close(v.tun) == -1)
+		err(1, "%s: close", v.ifname);
 	return 0;
 }
