@@ -189,26 +189,35 @@ buf_consume(struct buf *b, size_t n)
 /* -- frames */
 
 /*
- * frame_error(pkt, len, tap): why ${pkt}[0..${len}) is not one whole packet
- * the device may be given, or NULL if it is.  Pure, so the fuzzer calls it
- * exactly as the loop does.
+ * frame_error(pkt, have, len, tap): why a ${len}-byte packet whose first
+ * ${have} bytes are ${pkt} cannot be one whole packet the device may be
+ * given, or NULL if it can.  Called with have < len as the bytes arrive, so
+ * that a peer speaking another protocol is caught at its first bytes, not
+ * after up to 64 KiB.  Pure, so the fuzzer calls it exactly as the loop
+ * does.
  */
 static const char *
-frame_error(const uint8_t *pkt, size_t len, int tap)
+frame_error(const uint8_t *pkt, size_t have, size_t len, int tap)
 {
 	size_t ihl;
 
 	if (tap)
 		return len < ETH_HLEN ? "shorter than an Ethernet header" : NULL;
-	if (len >= IP4_HLEN && pkt[0] >> 4 == 4) {
+	if (have == 0)
+		return NULL;
+	switch (pkt[0] >> 4) {
+	case 4:
 		ihl = (size_t)(pkt[0] & 0xf) * 4;
+		if (len < IP4_HLEN)
+			break;
 		if (ihl < IP4_HLEN || ihl > len ||
-		    (size_t)(pkt[2] << 8 | pkt[3]) != len)
+		    (have >= 4 && (size_t)(pkt[2] << 8 | pkt[3]) != len))
 			return "not a whole IPv4 packet";
 		return NULL;
-	}
-	if (len >= IP6_HLEN && pkt[0] >> 4 == 6) {
-		if (IP6_HLEN + (size_t)(pkt[4] << 8 | pkt[5]) != len)
+	case 6:
+		if (len < IP6_HLEN)
+			break;
+		if (have >= 6 && IP6_HLEN + (size_t)(pkt[4] << 8 | pkt[5]) != len)
 			return "not a whole IPv6 packet";
 		return NULL;
 	}
@@ -218,11 +227,12 @@ frame_error(const uint8_t *pkt, size_t len, int tap)
 /*
  * frame_next(p, len, &plen): the length of the first frame in
  * ${p}[0..${len}) including its prefix, or 0 if the frame is not all there
- * yet.  Its packet length goes to ${plen}.
+ * yet.  Its packet length goes to ${plen} once the prefix is there.
  */
 static size_t
 frame_next(const uint8_t *p, size_t len, size_t *plen)
 {
+	*plen = 0;
 	if (len < FRAME_HDR)
 		return 0;
 	*plen = (size_t)p[0] << 8 | p[1];
@@ -311,17 +321,22 @@ frames_to_tun(struct vpn *v)
 	size_t flen, plen;
 
 	v->tun_blocked = 0;
-	while ((flen = frame_next(v->in.p + v->in.off, v->in.len, &plen))) {
+	for (;;) {
 		f = v->in.p + v->in.off;
+		if ((flen = frame_next(f, v->in.len, &plen)) == 0)
+			break;
 		if (plen == 0)
 			v->st.ka_rx++;
-		else if ((why = frame_error(f + FRAME_HDR, plen, v->tap)))
+		else if ((why = frame_error(f + FRAME_HDR, plen, plen, v->tap)))
 			return why;
 		else if (!tun_write(v, f + FRAME_HDR, plen))
 			return NULL;	/* the frame stays for POLLOUT */
 		buf_consume(&v->in, flen);
 		v->inpos += flen;
 	}
+	if (v->in.len > FRAME_HDR && plen > 0)	/* the start of a frame */
+		return frame_error(f + FRAME_HDR, v->in.len - FRAME_HDR, plen,
+		    v->tap);
 	return NULL;
 }
 
@@ -344,7 +359,8 @@ in_decode(struct vpn *v)
 	}
 	if (v->eof && !v->tun_blocked && v->in.len > 0)
 		errx(1, "stdin: truncated frame at byte %llu (stream ends "
-		    "%zu bytes into it)", v->inpos, v->in.len);
+		    "%zu byte%s into it)", v->inpos, v->in.len,
+		    v->in.len == 1 ? "" : "s");
 }
 
 /* One datagram from stdin to the device; a bad one is dropped alone. */
@@ -360,7 +376,7 @@ dgram_to_tun(struct vpn *v, const uint8_t *pkt, size_t len)
 	if (len > FRAME_MAX)
 		why = "longer than a frame may be";
 	else
-		why = frame_error(pkt, len, v->tap);
+		why = frame_error(pkt, len, len, v->tap);
 	if (why) {
 		if (v->st.invalid++ == 0 || v->verbose)
 			warnx("stdin: datagram %s (length %zu), dropped", why,

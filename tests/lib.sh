@@ -12,6 +12,7 @@
 # shellcheck disable=SC2034 # variables here are used by the tests that source it
 
 set -eu -o pipefail
+shopt -s extglob
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
