@@ -1,0 +1,50 @@
+#!/bin/bash
+# tests/corpus.sh - write the fuzzer's seed inputs into tests/corpus/.
+#
+# Each seed is what tests/fuzz.c reads: a byte whose bit 0 means -a, a byte
+# bounding the chunk sizes (00: one byte per read, ff: up to 64 KiB), then the
+# stream, built from the same frames the end-to-end tests send.  Crashers
+# found by the fuzzer are kept in tests/corpus/ too, under their own names;
+# this script only rewrites the seeds it names.
+. "$(dirname "$0")/lib.sh"
+
+dir=$ROOT/tests/corpus
+mkdir -p "$dir"
+
+# seed NAME FLAGS CHUNK HEX: one seed file.
+seed() {
+	hexbin "$2$3$4" >"$dir/$1"
+}
+
+v4=$(ip4_echo 10.9.0.2 10.9.0.1 1 "$(printf 'ab%.0s' {1..56})")
+v4small=$(ip4_echo 10.9.0.2 10.9.0.1 2)
+v6=$(ip6_echo fd000009000000000000000000000002 \
+    fd000009000000000000000000000001 3)
+big=$(ip4_echo 10.9.0.2 10.9.0.1 4 "$(printf '5a%.0s' {1..1372})")	# 1400 bytes
+opts=46${v4small:2:2}$(printf '%04x' $((${#v4small} / 2 + 4)))${v4small:8:32}01010100${v4small:40}
+# An Ethernet broadcast from 02:00:00:00:00:01: ARP, who has 10.9.0.2?
+arp=ffffffffffff0200000000010806
+arp+=00010800060400010200000000010a0900010000000000000a090002
+eth6=33330000000102000000000186dd$v6
+
+seed ip4-echo 00 ff "$(frame "$v4")"
+seed ip4-echo-bytewise 00 00 "$(frame "$v4")"
+seed ip6-echo 00 ff "$(frame "$v6")"
+seed ip4-options 00 ff "$(frame "$opts")"
+seed ip4-1400 00 ff "$(frame "$big")"
+seed tap-arp 01 ff "$(frame "$arp")"
+seed tap-ip6 01 07 "$(frame "$eth6")"
+seed keepalive 00 ff 0000
+seed keepalives-split 00 00 000000000000
+seed merged 00 ff "$(frame "$v4")0000$(frame "$v6")$(frame "$v4small")0000"
+seed split3 00 02 "$(frame "$v4small")$(frame "$v6")0000$(frame "$v4")"
+seed split-odd 00 0c "$(frame "$v6")$(frame "$big")$(frame "$v4small")"
+seed tap-merged 01 ff "$(frame "$arp")0000$(frame "$eth6")"
+seed bad-not-ip 00 ff "$(frame "$v4small")$(frame 616263)$(frame "$v4small")"
+seed bad-ip4-length 00 03 "$(frame "${v4small}00")"
+seed bad-ip4-ihl 00 ff "$(frame "44${v4small:2}")"
+seed bad-ip6-length 00 05 "$(frame "${v6:0:94}")"
+seed bad-tap-short 01 ff "$(frame ffffffffffff02000000000108)"
+seed bad-http 00 ff "$(printf 'GET / HTTP/1.0\r\n\r\n' | od -An -v -tx1 | tr -d ' \n')"
+seed truncated 00 ff "$(frame "$v4")$(frame "$v4small" | head -c 40)"
+seed truncated-prefix 00 ff "$(frame "$v4small")00"
