@@ -49,7 +49,9 @@ ns_add() {
 # spawn CMD...: run CMD in the background and remember its PID for cleanup.
 # Use it as "spawn cmd; pid=$!" only at top level, never inside $(...).
 # Redirections on the spawn line are opened by this shell before CMD starts,
-# so a FIFO must already have its other end open (exec 5<>FIFO).
+# so a FIFO must already have its other end open (exec 5<>FIFO).  CMD must be
+# a command, not a shell function: a function runs in a forked bash that
+# keeps bash's saved copies of redirected descriptors (a FIFO's writer).
 spawn() {
 	"$@" <&0 &	# explicit, or bash gives a background job /dev/null
 
@@ -167,6 +169,49 @@ article_pair() {
 	wait_for 5 has_link "$NS2" tun0
 	tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
 	tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64
+}
+
+# pipe_side N NS NCARGS CMD...: the article's pipeline in NS, with CMD as
+# the vpn: "cat fN | CMD | nc NCARGS >fN" (NCARGS split into words).  CMD's
+# stderr goes to $TMP/vpnN.err, and its exit status to $TMP/vpnN.rc when it
+# ends.  The pipeline's shell is $! (spawned).
+pipe_side() {
+	local n=$1 ns=$2 ncargs=$3
+	shift 3
+	[[ -p $TMP/f$n ]] || mkfifo "$TMP/f$n"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	spawn ip netns exec "$ns" sh -c 'f=$1 err=$2 rc=$3 nc=$4; shift 4
+	    cat "$f" | { "$@" 2>"$err"; echo $? >"$rc"; } | nc $nc >"$f"' \
+	    - "$TMP/f$n" "$TMP/vpn$n.err" "$TMP/vpn$n.rc" "$ncargs" "$@"
+}
+
+# rc_pair [VPNFLAGS...]: article_pair, but each vpn's exit status is kept
+# (pipe_side), so that a test can assert how each side ended.
+rc_pair() {
+	pipe_side 1 "$NS1" "-l 33960" "$VPN" -v "$@"
+	PIPE1=$!
+	wait_for 5 listening "$NS1" 33960
+	pipe_side 2 "$NS2" "192.0.2.1 33960" "$VPN" -v "$@"
+	PIPE2=$!
+	wait_for 5 has_link "$NS1" tun0
+	wait_for 5 has_link "$NS2" tun0
+	tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
+	tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64
+}
+
+# vpn_rc N: side N's vpn exit status; fails if it is still running.
+vpn_rc() {
+	[[ -s $TMP/vpn$1.rc ]] || return 1
+	cat "$TMP/vpn$1.rc"
+}
+
+# vm_kib PID FIELD: a memory figure (VmRSS, VmHWM) of PID, in KiB.
+vm_kib() {
+	local k v _
+	while read -r k v _; do
+		[[ $k != "$2:" ]] || { echo "$v"; return 0; }
+	done <"/proc/$1/status"
+	return 1
 }
 
 # pid_of NS EXE: the PID of the one process in NS running EXE.
