@@ -1,0 +1,61 @@
+#!/bin/bash
+# tests/13-stream.sh - frames survive any split of the byte stream.
+#
+# - Frames delivered one byte per read reach the device whole.
+# - Many frames in one write all reach the device, in order.
+# - Keepalive frames between them are counted and never reach the device.
+. "$(dirname "$0")/lib.sh"
+
+ns=$NS_PREFIX-1
+ns_add "$ns"
+ip -n "$ns" tuntap add dev tv0 mode tun
+tun_up "$ns" tv0 10.9.0.1/24
+
+# run_vpn FILE: feed FILE's bytes to vpn, holding stdin open until the
+# replies are out; leaves the counters line in $TMP/err.
+replies() { frames_in "$TMP/out" | grep -cE '^45.{16}01.{20}00' || true; }
+
+# 1. One byte per read: each byte is its own write, with a pause.
+mkfifo "$TMP/in"
+exec 5<>"$TMP/in"
+spawn ip netns exec "$ns" "$VPN" -v -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
+pid=$!
+wait_for 5 carrier "$ns" tv0
+hex=$(frame "$(ip4_echo 10.9.0.2 10.9.0.1 1 0102030405)")0000$(frame "$(ip4_echo 10.9.0.2 10.9.0.1 2)")
+for ((i = 0; i < ${#hex}; i += 2)); do
+	hexbin "${hex:i:2}" >&5
+	sleep 0.005
+done
+wait_for 5 test "$(replies)" -ge 2
+exec 5>&-
+wait "$pid" || fail "one byte at a time: exit $?, want 0: $(cat "$TMP/err")"
+grep -q 'rx 2 packets 61 bytes, .* keepalives rx 1 ' "$TMP/err" ||
+	fail "one byte at a time: counters $(tail -1 "$TMP/err")"
+n=$(replies)
+((n == 2)) || fail "one byte at a time: $n echo replies, want 2"
+say "frames split into single bytes arrive whole"
+
+# 2. Two hundred frames and keepalives in one write.
+hex=''
+for i in $(seq 1 200); do
+	hex+=$(frame "$(ip4_echo 10.9.0.2 10.9.0.1 "$i" cafe)")0000
+done
+hexbin "$hex" >"$TMP/many"
+rx0=$(link_stat "$ns" tv0 rx_packets)
+exec 5<>"$TMP/in"
+spawn ip netns exec "$ns" "$VPN" -v -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
+pid=$!
+wait_for 5 carrier "$ns" tv0
+cat "$TMP/many" >&5		# one write: 200 x 32 + 200 x 2 bytes
+wait_for 10 test "$(replies)" -ge 200
+exec 5>&-
+wait "$pid" || fail "many frames: exit $?, want 0: $(cat "$TMP/err")"
+rx=$(($(link_stat "$ns" tv0 rx_packets) - rx0))
+((rx == 200)) || fail "many frames: $rx packets reached tv0, want 200"
+grep -q 'rx 200 packets 6000 bytes, .* keepalives rx 200 ' "$TMP/err" ||
+	fail "many frames: counters $(tail -1 "$TMP/err")"
+# In order: the replies' sequence numbers count up from 1.
+seqs=$(frames_in "$TMP/out" | grep -E '^45.{16}01.{20}00' | cut -c 53-56 |
+    while read -r s; do echo $((16#$s)); done | tr '\n' ' ')
+[[ $seqs == "$(seq -s ' ' 1 200) " ]] || fail "many frames: replies out of order: $seqs"
+say "200 frames and 200 keepalives in one write"

@@ -1,0 +1,52 @@
+#!/bin/bash
+# tests/14-timers.sh - keepalives (-k) and the dead-peer timeout (-t).
+#
+# - With -k 1 and nothing to send, a keepalive frame goes out each second.
+# - With -t 1 and nothing arriving, vpn exits 1 with "peer silent for 1 s".
+# - Keepalives arriving on stdin keep -t from firing.
+. "$(dirname "$0")/lib.sh"
+
+ns=$NS_PREFIX-1
+ns_add "$ns"
+
+# 1. -k 1: keepalive frames (two zero bytes) on stdout.
+mkfifo "$TMP/in"
+exec 5<>"$TMP/in"
+spawn ip netns exec "$ns" "$VPN" -v -k 1 -i tk%d <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
+pid=$!
+sleep 3.5
+exec 5>&-
+wait "$pid" || fail "-k: exit $?, want 0: $(cat "$TMP/err")"
+n=$(frames_in "$TMP/out" | grep -c '^$' || true)
+((n >= 2 && n <= 4)) || fail "-k 1 for 3.5 s: $n keepalives out, want 3 (2 to 4)"
+grep -q "keepalives rx 0 tx $n," "$TMP/err" ||
+	fail "-k: counters say $(tail -1 "$TMP/err"), want tx $n"
+say "-k 1 sent $n keepalives in 3.5 s"
+
+# 2. -t 1 with a silent peer: exit 1 after about a second.
+exec 5<>"$TMP/in"
+start=$(date +%s%N)
+rc=0
+msg=$(timeout 10 ip netns exec "$ns" "$VPN" -t 1 -i tk%d <"$TMP/in" 2>&1 >/dev/null 5>&-) ||
+	rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+exec 5>&-
+((rc == 1)) || fail "-t 1: exit $rc, want 1 (said '$msg')"
+[[ $msg == "vpn: peer silent for 1 s" ]] || fail "-t 1: said '$msg'"
+((ms >= 900 && ms < 3000)) || fail "-t 1: exited after $ms ms, want about 1000"
+say "-t 1 ended a silent peer after $ms ms"
+
+# 3. -t 1 with a keepalive every 0.3 s for 3 s: still running, then EOF.
+exec 5<>"$TMP/in"
+spawn ip netns exec "$ns" "$VPN" -v -t 1 -i tk%d <"$TMP/in" >/dev/null 2>"$TMP/err" 5>&-
+pid=$!
+for _ in $(seq 1 10); do
+	hexbin 0000 >&5
+	sleep 0.3
+done
+kill -0 "$pid" 2>/dev/null || fail "-t 1 with keepalives: exited: $(cat "$TMP/err")"
+exec 5>&-
+wait "$pid" || fail "-t 1 with keepalives: exit $?, want 0: $(cat "$TMP/err")"
+grep -q 'keepalives rx 10 tx 0,' "$TMP/err" ||
+	fail "-t with keepalives: counters $(tail -1 "$TMP/err")"
+say "keepalives keep -t from firing"
