@@ -7,11 +7,7 @@
 # - The peer's host dies (all its processes killed while its link drops
 #   everything, so no FIN or RST arrives): the surviving vpn exits 1 with
 #   "peer silent for 3 s", three seconds after the last frame.
-. "$(dirname "$0")/lib.sh"
-
-no_link() { ! has_link "$@"; }
-gone() { not_running "$1" || [[ $(ps -o stat= "$1") == Z* ]]; }
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+. "$(dirname "$0")/lib-pipe.sh"
 
 pair
 
@@ -35,7 +31,7 @@ wait_for 3 gone "$PIPE2"
 ms=$(ms_since "$t0")
 gone "$pid2" || fail "side 2's vpn $pid2 is still running"
 rc=$(vpn_rc 2)
-msg=$(grep -v '^vpn: tun0: \(TUN device\|rx \)' "$TMP/vpn2.err" || true)
+msg=$(vpn_said 2)
 # Which end of side 2's pipeline learns first is a race: nc may close
 # side 2's stdout (the TCP connection ended), or its stdin (then EOF lands
 # at a frame boundary or inside a frame the dead vpn was writing).
@@ -66,7 +62,7 @@ t0=$(date +%s%N)
 wait_for 6 vpn_rc 2
 ms=$(ms_since "$t0")
 rc=$(vpn_rc 2)
-msg=$(grep -v '^vpn: tun0: \(TUN device\|rx \)' "$TMP/vpn2.err" || true)
+msg=$(vpn_said 2)
 ((rc == 1)) || fail "host gone: side 2 exit $rc, want 1 ($msg)"
 [[ $msg == "vpn: peer silent for 3 s" ]] ||
 	fail "host gone: side 2 said '$msg', want 'vpn: peer silent for 3 s'"
