@@ -110,7 +110,9 @@ has_link() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
 # noticed.  Until linkwatch runs (up to a second after vpn attaches), the
 # device's queue drops everything it is given to send.
 carrier() {
-	[[ $(ip netns exec "$1" cat "/sys/class/net/$2/operstate") == up ]]
+	local state
+	state=$(ip netns exec "$1" cat "/sys/class/net/$2/operstate")
+	[[ $state == up || $state == unknown ]]	# unknown: no carrier events
 }
 
 # link_stat NS DEV COUNTER: a counter from /sys/class/net/DEV/statistics.
@@ -148,70 +150,29 @@ tun_up() {
 	ip -n "$ns" link set dev "$dev" up
 }
 
-# article_pair [VPNFLAGS...]: the article's pipeline on each side of
-# pair(), joined by nc on port 33960, tun0 up as 10.9.0.1 and 10.9.0.2
+# article_pair [VPNFLAGS...]: the article's pipeline, as it is, on each side
+# of pair(), joined by nc on port 33960; tun0 up as 10.9.0.1 and 10.9.0.2
 # (and fd00:9::1, fd00:9::2).  Each side's stderr goes to $TMP/vpn1.err and
 # $TMP/vpn2.err; the pipelines' shells are $PIPE1 and $PIPE2.
 article_pair() {
 	mkfifo "$TMP/f1" "$TMP/f2"
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	spawn ip netns exec "$NS1" sh -c \
-	    'cat "$1" | "$2" -v "$@" 2>"$3" | nc -l 33960 >"$1"' \
-	    - "$TMP/f1" "$VPN" "$TMP/vpn1.err" "$@"
+	spawn ip netns exec "$NS1" sh -c 'f=$1 vpn=$2; shift 2
+	    cat "$f" | "$vpn" "$@" | nc -l 33960 >"$f"' \
+	    - "$TMP/f1" "$VPN" "$@" 2>"$TMP/vpn1.err"
 	PIPE1=$!
 	wait_for 5 listening "$NS1" 33960
 	# shellcheck disable=SC2016
-	spawn ip netns exec "$NS2" sh -c \
-	    'cat "$1" | "$2" -v "$@" 2>"$3" | nc 192.0.2.1 33960 >"$1"' \
-	    - "$TMP/f2" "$VPN" "$TMP/vpn2.err" "$@"
+	spawn ip netns exec "$NS2" sh -c 'f=$1 vpn=$2; shift 2
+	    cat "$f" | "$vpn" "$@" | nc 192.0.2.1 33960 >"$f"' \
+	    - "$TMP/f2" "$VPN" "$@" 2>"$TMP/vpn2.err"
 	PIPE2=$!
 	wait_for 5 has_link "$NS1" tun0
 	wait_for 5 has_link "$NS2" tun0
 	tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
 	tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64
-}
-
-# pipe_side N NS NCARGS CMD...: the article's pipeline in NS, with CMD as
-# the vpn: "cat fN | CMD | nc NCARGS >fN" (NCARGS split into words).  CMD's
-# stderr goes to $TMP/vpnN.err, and its exit status to $TMP/vpnN.rc when it
-# ends.  The pipeline's shell is $! (spawned).
-pipe_side() {
-	local n=$1 ns=$2 ncargs=$3
-	shift 3
-	[[ -p $TMP/f$n ]] || mkfifo "$TMP/f$n"
-	# shellcheck disable=SC2016 # expanded by the inner sh
-	spawn ip netns exec "$ns" sh -c 'f=$1 err=$2 rc=$3 nc=$4; shift 4
-	    cat "$f" | { "$@" 2>"$err"; echo $? >"$rc"; } | nc $nc >"$f"' \
-	    - "$TMP/f$n" "$TMP/vpn$n.err" "$TMP/vpn$n.rc" "$ncargs" "$@"
-}
-
-# rc_pair [VPNFLAGS...]: article_pair, but each vpn's exit status is kept
-# (pipe_side), so that a test can assert how each side ended.
-rc_pair() {
-	pipe_side 1 "$NS1" "-l 33960" "$VPN" -v "$@"
-	PIPE1=$!
-	wait_for 5 listening "$NS1" 33960
-	pipe_side 2 "$NS2" "192.0.2.1 33960" "$VPN" -v "$@"
-	PIPE2=$!
-	wait_for 5 has_link "$NS1" tun0
-	wait_for 5 has_link "$NS2" tun0
-	tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
-	tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64
-}
-
-# vpn_rc N: side N's vpn exit status; fails if it is still running.
-vpn_rc() {
-	[[ -s $TMP/vpn$1.rc ]] || return 1
-	cat "$TMP/vpn$1.rc"
-}
-
-# vm_kib PID FIELD: a memory figure (VmRSS, VmHWM) of PID, in KiB.
-vm_kib() {
-	local k v _
-	while read -r k v _; do
-		[[ $k != "$2:" ]] || { echo "$v"; return 0; }
-	done <"/proc/$1/status"
-	return 1
+	wait_for 5 carrier "$NS1" tun0
+	wait_for 5 carrier "$NS2" tun0
 }
 
 # pid_of NS EXE: the PID of the one process in NS running EXE.
@@ -229,11 +190,12 @@ pid_of() {
 # transfer_check NSSRC NSDST DSTADDR MB: send MB MiB of random bytes from
 # NSSRC to DSTADDR:5001 in NSDST through nc, and compare checksums.
 transfer_check() {
-	local src=$1 dst=$2 addr=$3 mb=$4 want got
+	local src=$1 dst=$2 addr=$3 mb=$4 want got fam=-4
+	[[ $addr != *:* ]] || fam=-6	# nc -l listens on one family
 	head -c "$((mb * 1024 * 1024))" /dev/urandom >"$TMP/payload"
 	want=$(sha256sum <"$TMP/payload")
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	spawn ip netns exec "$dst" sh -c 'nc -l 5001 >"$1"' - "$TMP/received"
+	spawn ip netns exec "$dst" sh -c 'nc "$2" -l 5001 >"$1"' - "$TMP/received" "$fam"
 	wait_for 5 listening "$dst" 5001
 	timeout 120 ip netns exec "$src" nc -N "$addr" 5001 <"$TMP/payload" ||
 		fail "nc to $addr exited $?"
