@@ -379,7 +379,7 @@ dgram_to_tun(struct vpn *v, const uint8_t *pkt, size_t len)
 		why = frame_error(pkt, len, len, v->tap);
 	if (why) {
 		if (v->st.invalid++ == 0 || v->verbose)
-			warnx("stdin: datagram %s (length %zu), dropped", why,
+			warnx("stdin: datagram is %s (length %zu), dropped", why,
 			    len);
 		return;
 	}
@@ -514,6 +514,31 @@ stdout_flush(struct vpn *v)
 		buf_consume(&v->out, (size_t)n);
 	}
 	return 1;
+}
+
+/*
+ * stdout reported an error with nothing queued for it.  On a pipe or a
+ * stream socket the reader is gone: the tunnel is over.  On a datagram
+ * socket it is what the last send provoked, usually ECONNREFUSED from a
+ * peer that is not up (yet): read it to clear it, and go on.
+ */
+static void
+stdout_error(struct vpn *v)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (!v->dgram)
+		errx(1, "stdout: closed by the reader");
+	if (getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_ERROR, &e, &len) == -1) {
+		if (errno == ENOTSOCK)
+			errx(1, "stdout: closed by the reader");
+		err(1, "stdout: SO_ERROR");
+	}
+	if (e != 0 && e != ECONNREFUSED) {
+		errno = e;
+		err(1, "stdout");
+	}
 }
 
 /* -- signals and timers */
@@ -667,7 +692,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		if (pfd[P_TUN].revents & POLLIN)
 			tun_read(v);	/* packets become frames in out */
 		if (pfd[P_OUT].revents & (POLLERR | POLLHUP) && v->out.len == 0)
-			errx(1, "stdout: closed by the reader");
+			stdout_error(v);
 		if (pfd[P_OUT].revents)
 			v->out_blocked = 0;
 		timers_check(v);	/* -k keepalive, -t silent peer */

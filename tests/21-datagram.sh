@@ -1,0 +1,73 @@
+#!/bin/bash
+# tests/21-datagram.sh - datagram mode: over UDP, and on a SEQPACKET socket.
+#
+# - socat's UDP, with vpn as the socket's own process (nofork): vpn sees a
+#   SOCK_DGRAM stdin and switches to datagram mode by itself; ping both
+#   families and 50 MiB checksummed.
+# - The dead-peer timeout ends a UDP session whose peer went silent.
+# - On a SOCK_SEQPACKET stdin, a bad datagram is dropped, counted and
+#   warned about, and the next good one still reaches the device.
+. "$(dirname "$0")/lib.sh"
+
+pair
+spawn ip netns exec "$NS1" socat UDP-LISTEN:33960 \
+    EXEC:"$VPN -v -t 3 -i tun0",nofork 2>"$TMP/e1"
+srv=$!
+wait_for 5 listening "$NS1" 33960 u
+spawn ip netns exec "$NS2" socat UDP:192.0.2.1:33960 \
+    EXEC:"$VPN -v -k 1 -i tun0",nofork 2>"$TMP/e2"
+cli=$!
+wait_for 5 has_link "$NS2" tun0
+wait_for 5 has_link "$NS1" tun0	# made on the first datagram: a keepalive
+grep -q '^vpn: tun0: TUN device, datagram mode$' "$TMP/e1" ||
+	fail "server side: said '$(cat "$TMP/e1")', want datagram mode"
+tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
+tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64
+
+ip netns exec "$NS2" ping -c 3 -i 0.2 -W 2 10.9.0.1 >/dev/null || fail "ping 10.9.0.1"
+ip netns exec "$NS1" ping -c 3 -i 0.2 -W 2 fd00:9::2 >/dev/null || fail "ping fd00:9::2"
+transfer_check "$NS2" "$NS1" 10.9.0.1 50
+say "UDP: ping and 50 MiB checksummed"
+
+# The client goes; the server hears nothing more and gives up after -t 3.
+kill "$cli"
+wait "$cli" || true
+start=$SECONDS
+rc=0
+wait "$srv" || rc=$?
+((rc == 1)) || fail "server after its peer left: exit $rc, want 1"
+grep -q '^vpn: peer silent for 3 s$' "$TMP/e1" || fail "server said '$(cat "$TMP/e1")'"
+((SECONDS - start <= 5)) || fail "server took $((SECONDS - start)) s to notice"
+say "UDP: a silent peer ends the session after -t"
+
+# SOCK_SEQPACKET: each write of the client is one message.
+ip -n "$NS1" tuntap add dev tq0 mode tun
+tun_up "$NS1" tq0 10.8.0.1/24
+spawn ip netns exec "$NS1" socat UNIX-LISTEN:"$TMP/sock",type=5 \
+    EXEC:"$VPN -v -i tq0",nofork 2>"$TMP/e3"
+srv=$!
+wait_for 5 test -S "$TMP/sock"
+mkfifo "$TMP/in"
+exec 5<>"$TMP/in"
+spawn socat -b 65536 UNIX-CONNECT:"$TMP/sock",type=5 - <"$TMP/in" >"$TMP/out" 5>&-
+wait_for 5 carrier "$NS1" tq0
+printf 'junk' >&5
+sleep 0.2
+hexbin "$(ip4_echo 10.8.0.2 10.8.0.1 7)" >"$TMP/echo"
+cat "$TMP/echo" >&5		# one write, one message (printf may write in parts)
+# Messages arrive unframed on socat's stdout, after whatever the kernel
+# sent first (router solicitations): look for the reply's addresses and type.
+has_reply() {
+	od -An -v -tx1 "$TMP/out" | tr -d ' \n' |
+	    grep -q "$(ip4hex 10.8.0.1)$(ip4hex 10.8.0.2)00"
+}
+wait_for 5 has_reply
+exec 5>&-
+rc=0
+wait "$srv" || rc=$?
+((rc == 0)) || fail "SEQPACKET: exit $rc at EOF, want 0: $(cat "$TMP/e3")"
+grep -q '^vpn: stdin: datagram is not an IP packet (length 4), dropped$' "$TMP/e3" ||
+	fail "SEQPACKET: no warning for the bad datagram: $(cat "$TMP/e3")"
+grep -q 'rx 1 packets 28 bytes, .* invalid 1$' "$TMP/e3" ||
+	fail "SEQPACKET: counters $(tail -1 "$TMP/e3")"
+say "SEQPACKET: a bad datagram dropped and counted, the next one answered"

@@ -1,0 +1,39 @@
+#!/bin/bash
+# tests/22-socket.sh - vpn on the TCP socket itself (socat ... nofork).
+#
+# - With stdin and stdout one TCP socket, vpn stays in stream mode: ping
+#   and 50 MiB checksummed each way.
+# - When the far end closes, each side ends with status 0 (EOF at a frame
+#   boundary) and its device goes with it.
+. "$(dirname "$0")/lib.sh"
+
+pair
+spawn ip netns exec "$NS1" socat TCP-LISTEN:33960,reuseaddr \
+    EXEC:"$VPN -v -i tun0",nofork 2>"$TMP/e1"
+srv=$!
+wait_for 5 listening "$NS1" 33960
+spawn ip netns exec "$NS2" socat TCP:192.0.2.1:33960 \
+    EXEC:"$VPN -v -i tun0",nofork 2>"$TMP/e2"
+cli=$!
+wait_for 5 has_link "$NS1" tun0
+wait_for 5 has_link "$NS2" tun0
+grep -q '^vpn: tun0: TUN device, stream mode$' "$TMP/e1" ||
+	fail "server side: said '$(cat "$TMP/e1")', want stream mode"
+tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
+tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64
+
+ip netns exec "$NS2" ping -c 3 -i 0.2 -W 2 10.9.0.1 >/dev/null || fail "ping 10.9.0.1"
+ip netns exec "$NS1" ping -c 3 -i 0.2 -W 2 fd00:9::2 >/dev/null || fail "ping fd00:9::2"
+transfer_check "$NS2" "$NS1" 10.9.0.1 50
+transfer_check "$NS1" "$NS2" 10.9.0.2 50
+say "socket: ping and 50 MiB each way"
+
+kill -TERM "$cli"
+rc=0
+wait "$cli" || rc=$?
+((rc == 0)) || fail "client on SIGTERM: exit $rc, want 0"
+rc=0
+wait "$srv" || rc=$?
+((rc == 0)) || fail "server at EOF: exit $rc, want 0: $(cat "$TMP/e1")"
+! has_link "$NS1" tun0 || fail "server's tun0 outlived it"
+say "SIGTERM on one end, EOF on the other: both exit 0"
