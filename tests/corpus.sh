@@ -1,11 +1,12 @@
 #!/bin/bash
 # tests/corpus.sh - write the fuzzer's seed inputs into tests/corpus/.
 #
-# Each seed is what tests/fuzz.c reads: a byte whose bit 0 means -a, a byte
-# bounding the chunk sizes (00: one byte per read, ff: up to 64 KiB), then the
-# stream, built from the same frames the end-to-end tests send.  Crashers
-# found by the fuzzer are kept in tests/corpus/ too, under their own names;
-# this script only rewrites the seeds it names.
+# Each seed is what tests/fuzz.c reads: a byte whose bit 0 means -a, bit 1
+# -o, and bits 2-7 n for an MTU of 68 + 24n (52: -o, MTU 548; ea: -o, MTU
+# 1460); a byte bounding the chunk sizes (00: one byte per read, ff: up to
+# 64 KiB); then the stream, built from the same frames the end-to-end tests
+# send.  Crashers found by the fuzzer are kept in tests/corpus/ too, under
+# their own names; this script only rewrites the seeds it names.
 . "$(dirname "$0")/lib.sh"
 
 dir=$ROOT/tests/corpus
@@ -26,6 +27,14 @@ opts=46${v4small:2:2}$(printf '%04x' $((${#v4small} / 2 + 4)))${v4small:8:32}010
 arp=ffffffffffff0200000000010806
 arp+=00010800060400010200000000010a0900010000000000000a090002
 eth6=33330000000102000000000186dd$v6
+# TCP segments longer than a small MTU, for -o: 20 bytes of IPv4 or 40 of
+# IPv6, 20 of TCP (ACK|PSH; CWR on the IPv6 one), then the payload.
+pay=$(printf '5a%.0s' {1..1360})
+tcp4=450005780000400040060000$(ip4hex 10.9.0.2)$(ip4hex 10.9.0.1)
+tcp4+=d43114510000000100000001501801f500000000$pay
+tcp6=60000000$(printf '%04x' $((20 + 1360)))0640
+tcp6+=fd000009000000000000000000000002fd000009000000000000000000000001
+tcp6+=d43114510000000100000001509801f500000000$pay
 
 seed ip4-echo 00 ff "$(frame "$v4")"
 seed ip4-echo-bytewise 00 00 "$(frame "$v4")"
@@ -40,6 +49,8 @@ seed merged 00 ff "$(frame "$v4")0000$(frame "$v6")$(frame "$v4small")0000"
 seed split3 00 02 "$(frame "$v4small")$(frame "$v6")0000$(frame "$v4")"
 seed split-odd 00 0c "$(frame "$v6")$(frame "$big")$(frame "$v4small")"
 seed tap-merged 01 ff "$(frame "$arp")0000$(frame "$eth6")"
+seed o-tcp4 52 ff "$(frame "$tcp4")"
+seed o-tcp6 ea 0f "$(frame "$tcp6")$(frame "$v4")"
 seed bad-not-ip 00 ff "$(frame "$v4small")$(frame 616263)$(frame "$v4small")"
 seed bad-ip4-length 00 03 "$(frame "${v4small}00")"
 seed bad-ip4-ihl 00 ff "$(frame "44${v4small:2}")"

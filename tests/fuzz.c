@@ -6,9 +6,10 @@
  * code that runs: frames_to_tun() on a struct vpn whose device is
  * /dev/null, fed the way stdin_read() feeds it, and dgram_to_tun().
  *
- * Input: byte 0 bit 0 is -a (TAP); byte 1, b, bounds the chunk sizes (1 to
- * (b + 1)^2 bytes); the rest is the stream from the peer.  tests/corpus.sh
- * writes the seeds in tests/corpus/.
+ * Input: byte 0 bit 0 is -a (TAP), bit 1 is -o (offloads, TUN only, if
+ * this vpn.c has them), bits 2-7 pick the device MTU for -o; byte 1, b,
+ * bounds the chunk sizes (1 to (b + 1)^2 bytes); the rest is the stream
+ * from the peer.  tests/corpus.sh writes the seeds in tests/corpus/.
  */
 
 #define main vpn_main
@@ -20,6 +21,14 @@ int	vpn_main(int, char *[]);
 #include <assert.h>
 
 #define IN_HDR		2	/* bytes of input that are not the stream */
+#define MTU_MIN		68	/* IPv4's least; -o's MTU is MTU_MIN + 24 * n */
+#define MTU_STEP	24
+
+struct mode {
+	int		 tap;		/* -a */
+	int		 offload;	/* -o */
+	size_t		 mtu;		/* the device's, for -o */
+};
 
 struct run {
 	const char		*why;	/* frames_to_tun's verdict, or NULL */
@@ -34,11 +43,15 @@ static int devnull = -1;
 
 /* A run of the decoder on a fresh state, whose in has room for cap bytes. */
 static void
-vpn_new(struct vpn *v, int tap, size_t cap)
+vpn_new(struct vpn *v, const struct mode *m, size_t cap)
 {
 	memset(v, 0, sizeof(*v));
 	v->tun = devnull;
-	v->tap = tap;
+	v->tap = m->tap;
+#ifdef TUN_OFFLOADS
+	v->vnet = v->offload = m->offload;
+	v->mtu = m->mtu;	/* read at now_ms 0: never read again */
+#endif
 	memcpy(v->ifname, "fuzz0", sizeof("fuzz0"));
 	buf_init(&v->in, cap);
 }
@@ -52,20 +65,21 @@ chunk_next(uint32_t *state, size_t max)
 }
 
 /*
- * feed(p, len, tap, cap, max): give ${p} to frames_to_tun in chunks of 1 to
+ * feed(p, len, m, cap, max): give ${p} to frames_to_tun in chunks of 1 to
  * ${max} bytes (0: as many as fit), each appended as stdin_read() appends a
  * read, and stop at the first bad frame.  Checks the bookkeeping after
  * every chunk.
  */
 static struct run
-feed(const uint8_t *p, size_t len, int tap, size_t cap, size_t max)
+feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
+    size_t max)
 {
 	struct vpn v;
 	struct run r;
 	uint32_t state = (uint32_t)max;
 	size_t fed = 0, n, room, flen, plen;
 
-	vpn_new(&v, tap, cap);
+	vpn_new(&v, m, cap);
 	r.why = NULL;
 	while (fed < len && r.why == NULL) {
 		room = buf_room(&v.in);
@@ -91,14 +105,93 @@ feed(const uint8_t *p, size_t len, int tap, size_t cap, size_t max)
 	return r;
 }
 
+#ifdef TUN_OFFLOADS
+/* The Internet checksum of ${p}[0..${len}) added to ${sum}, big-endian. */
+static uint32_t
+sum_be(uint32_t sum, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (i < len)
+		sum += (uint32_t)p[i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
 /*
- * The bytes before r->inpos are whole frames, each keepalive or a packet
- * that frame_error() passes, and the counters say so; a verdict names a
- * frame that frame_error() refuses on the bytes it had.
+ * A packet frame_error() passed, as -o gives it to the device: a header
+ * that stays inside the packet, segments that fit the MTU, and a checksum
+ * that, completed as the kernel completes it (vnet_csum), is right.
  */
 static void
-run_check(const struct run *r, const uint8_t *p, size_t len, int tap)
+vnet_check(const uint8_t *pkt, size_t len, size_t mtu)
 {
+	struct virtio_net_hdr h;
+	uint8_t *p;
+	uint32_t sum;
+	size_t iphl;
+	int v6;
+
+	if ((p = malloc(len)) == NULL)
+		err(1, "malloc");
+	memcpy(p, pkt, len);
+	vnet_hdr(p, len, mtu, &h);
+	if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		assert(h.flags == 0 && memcmp(p, pkt, len) == 0);
+		free(p);
+		return;
+	}
+	assert(len > mtu && h.flags == VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert(h.hdr_len < len && h.gso_size > 0);
+	assert((size_t)h.hdr_len + h.gso_size == mtu);
+	assert((size_t)h.csum_start + h.csum_offset + 2 <= h.hdr_len);
+	assert(vnet_csum(p, len, &h));
+	v6 = p[0] >> 4 == 6;
+	iphl = h.csum_start;
+	sum = v6 ? sum_be(0, p + 8, 32) : sum_be(0, p + 12, 8);
+	sum = sum_be(sum + IPPROTO_TCP + (uint32_t)(len - iphl), p + iphl,
+	    len - iphl);
+	assert(sum == 0xffff);
+	free(p);
+}
+
+/* vnet_csum() on any header the device might give: it stays inside. */
+static void
+vnet_csum_check(const uint8_t *p, size_t len)
+{
+	struct virtio_net_hdr h;
+	uint8_t *copy;
+	size_t at;
+
+	if (len < sizeof(h))
+		return;
+	memcpy(&h, p, sizeof(h));
+	len -= sizeof(h);
+	if ((copy = malloc(len + 1)) == NULL)
+		err(1, "malloc");
+	memcpy(copy, p + sizeof(h), len);
+	at = (size_t)h.csum_start + h.csum_offset;
+	assert(vnet_csum(copy, len, &h) ==
+	    (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+	    (h.csum_start < len && at + 2 <= len)));
+	free(copy);
+}
+#endif
+
+/*
+ * The bytes before r->inpos are whole frames, each keepalive or a packet
+ * that frame_error() passes (and with -o, that vnet_hdr() handles right),
+ * and the counters say so; a verdict names a frame that frame_error()
+ * refuses on the bytes it had.
+ */
+static void
+run_check(const struct run *r, const uint8_t *p, size_t len,
+    const struct mode *m)
+{
+	int tap = m->tap;
 	unsigned long long pkts = 0, bytes = 0, ka = 0;
 	size_t pos = 0, plen, have;
 
@@ -111,6 +204,10 @@ run_check(const struct run *r, const uint8_t *p, size_t len, int tap)
 		else {
 			assert(frame_error(p + pos + FRAME_HDR, plen, plen,
 			    tap) == NULL);
+#ifdef TUN_OFFLOADS
+			if (m->offload)
+				vnet_check(p + pos + FRAME_HDR, plen, m->mtu);
+#endif
 			pkts++;
 			bytes += plen;
 		}
@@ -150,15 +247,20 @@ frame_error_monotone(const uint8_t *p, size_t len, int tap)
 
 /* The same bytes as one datagram: exactly one counter moves, rightly. */
 static void
-dgram_check(const uint8_t *p, size_t len, int tap)
+dgram_check(const uint8_t *p, size_t len, const struct mode *m)
 {
 	struct vpn v;
-	int ok;
+	uint8_t *copy;
+	int ok, tap = m->tap;
 
-	vpn_new(&v, tap, FRAME_MAX + 1);
+	vpn_new(&v, m, FRAME_MAX + 1);
 	v.dgram = 1;
 	v.st.invalid = 1;	/* warnx speaks of the first only: stay quiet */
-	dgram_to_tun(&v, p, len);
+	if ((copy = malloc(len + 1)) == NULL)	/* -o writes into packets */
+		err(1, "malloc");
+	memcpy(copy, p, len);
+	dgram_to_tun(&v, copy, len);
+	free(copy);
 	ok = len > 0 && len <= FRAME_MAX &&
 	    frame_error(p, len, len, tap) == NULL;
 	assert(v.st.ka_rx == (len == 0));
@@ -171,32 +273,40 @@ dgram_check(const uint8_t *p, size_t len, int tap)
 	free(v.in.p);
 }
 
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct run whole, split;
+	struct mode m;
 	const uint8_t *p = data + IN_HDR;
 	size_t len, max;
-	int tap;
 
 	if (size < IN_HDR)
 		return 0;
 	if (devnull == -1 && (devnull = open("/dev/null", O_WRONLY)) == -1)
 		err(1, "/dev/null");
-	tap = data[0] & 1;
+	m.tap = data[0] & 1;
+	m.offload = !m.tap && data[0] & 2;
+	m.mtu = MTU_MIN + MTU_STEP * (size_t)(data[0] >> 2);
 	max = ((size_t)data[1] + 1) * ((size_t)data[1] + 1);
 	len = size - IN_HDR;
 
 	/* As the program reads: a buffer of IN_MAX, reads as big as fit. */
-	whole = feed(p, len, tap, IN_MAX, 0);
-	run_check(&whole, p, len, tap);
+	whole = feed(p, len, &m, IN_MAX, 0);
+	run_check(&whole, p, len, &m);
 	/* Small reads into the smallest buffer, so it compacts all the time. */
-	split = feed(p, len, tap, FRAME_ROOM, max);
-	run_check(&split, p, len, tap);
+	split = feed(p, len, &m, FRAME_ROOM, max);
+	run_check(&split, p, len, &m);
 	assert(split.why == whole.why && split.inpos == whole.inpos);
 	assert(split.st.rx_pkts == whole.st.rx_pkts);
 	assert(split.st.ka_rx == whole.st.ka_rx);
 
-	dgram_check(p, len, tap);
+	dgram_check(p, len, &m);
+#ifdef TUN_OFFLOADS
+	if (m.offload && len <= FRAME_MAX && frame_error(p, len, len, 0) == NULL)
+		vnet_check(p, len, m.mtu);
+	vnet_csum_check(p, len);
+#endif
 	return 0;
 }
