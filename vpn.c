@@ -12,16 +12,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <linux/if.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -47,6 +50,13 @@
 #define PIPE_WANT	(1024 * 1024)	/* pipe size asked for; the default 64 KiB stalls */
 #define IP4_HLEN	20		/* IPv4 header without options */
 #define IP6_HLEN	40		/* IPv6 fixed header */
+#define TCP_HLEN	20		/* TCP header without options */
+#define TCP_CSUM_OFF	16		/* checksum's offset in the TCP header */
+#define TCP_FLAGS_OFF	13		/* flags' offset in the TCP header */
+#define TCP_CWR		0x80		/* congestion window reduced (ECN) */
+#define VNET_HLEN	sizeof(struct virtio_net_hdr)
+#define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+#define MTU_REFRESH_MS	1000		/* how stale the device's MTU may be */
 #define MS_PER_S	1000
 #define NS_PER_MS	1000000
 #define SECS_MAX	86400		/* a day; longer timers are a typo */
@@ -70,8 +80,15 @@ struct stats {
 
 struct vpn {
 	int		 tun;
-	char		 ifname[IFNAMSIZ];
+	const char	*name;		/* -i, as asked for */
+	char		 ifname[IFNAMSIZ];	/* as the kernel made it */
+	const char	*user;		/* -u */
 	int		 tap;		/* -a: Ethernet frames, not IP packets */
+	int		 vnet;		/* TUN: packets behind a virtio_net_hdr */
+	int		 offload;	/* and TCP super-packets from the device */
+	int		 ctl;		/* a socket, to ask the device's MTU */
+	size_t		 mtu;		/* the device's, for segment sizes */
+	long long	 mtu_ms;	/* when mtu was read */
 	int		 dgram;		/* -D: a packet per read and write */
 	int		 dgram_eof;	/* an empty read is EOF, not a keepalive */
 	int		 verbose;
@@ -246,10 +263,122 @@ frame_put_hdr(uint8_t *p, size_t plen)
 	p[1] = (uint8_t)plen;
 }
 
+/* -- offloads */
+
+/*
+ * In TUN mode the device hands us TCP super-packets of up to 64 KiB, and
+ * takes them back whole, each behind a struct virtio_net_hdr: one read()
+ * and one write() move what would otherwise take forty.  On the wire they
+ * are ordinary IP packets, longer than the MTU, with every checksum
+ * complete.  Whatever its own -O, the receiving vpn rebuilds the header
+ * that lets its kernel split them again where a next hop needs it, so a
+ * forwarded super-packet is never dropped for its size.
+ */
+
+/* Add ${p}[0..${len}) to a one's complement sum, in memory order. */
+static uint64_t
+csum_add(uint64_t sum, const uint8_t *p, size_t len)
+{
+	uint32_t w32;
+	uint16_t w16 = 0;
+
+	for (; len >= sizeof(w32); p += sizeof(w32), len -= sizeof(w32)) {
+		memcpy(&w32, p, sizeof(w32));
+		sum += w32;
+	}
+	if (len >= sizeof(w16)) {
+		memcpy(&w16, p, sizeof(w16));
+		sum += w16;
+		p += sizeof(w16);
+		len -= sizeof(w16);
+	}
+	if (len) {
+		w16 = 0;
+		memcpy(&w16, p, 1);
+		sum += w16;
+	}
+	return sum;
+}
+
+static uint16_t
+csum_fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/*
+ * vnet_csum(pkt, len, h): complete the checksum the kernel left partial
+ * in ${pkt}, as ${h} describes.  Returns 0 if ${h} points outside the
+ * packet.
+ */
+static int
+vnet_csum(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h)
+{
+	size_t start = h->csum_start, at = start + h->csum_offset;
+	uint16_t sum;
+
+	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return 1;
+	if (start >= len || at + sizeof(sum) > len)
+		return 0;
+	sum = (uint16_t)~csum_fold(csum_add(0, pkt + start, len - start));
+	if (sum == 0)
+		sum = 0xffff;	/* UDP's "no checksum" is 0; TCP reads both */
+	memcpy(pkt + at, &sum, sizeof(sum));
+	return 1;
+}
+
+/*
+ * vnet_hdr(pkt, len, mtu, h): the header under which the device takes
+ * ${pkt}, a whole packet that frame_error() passed.  A TCP packet longer
+ * than ${mtu} becomes a super-packet the kernel may split into segments
+ * that fit: its checksum is made partial again, as the kernel wants it.
+ * Anything else goes as it is.
+ */
+static void
+vnet_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
+{
+	size_t iphl, thl;
+	uint16_t word;
+	uint64_t sum;
+	int v6 = pkt[0] >> 4 == 6;
+
+	memset(h, 0, sizeof(*h));
+	if (len <= mtu)
+		return;
+	iphl = v6 ? IP6_HLEN : (size_t)(pkt[0] & 0xf) * 4;
+	if (pkt[v6 ? 6 : 9] != IPPROTO_TCP || len < iphl + TCP_HLEN ||
+	    (!v6 && (pkt[6] & 0x3f || pkt[7])))	/* a fragment */
+		return;
+	thl = (size_t)(pkt[iphl + 12] >> 4) * 4;
+	if (thl < TCP_HLEN || len < iphl + thl || mtu <= iphl + thl)
+		return;
+
+	/* The pseudo-header: addresses, protocol, TCP length. */
+	sum = v6 ? csum_add(0, pkt + 8, 32) : csum_add(0, pkt + 12, 8);
+	word = htons(IPPROTO_TCP);
+	sum += word;
+	word = htons((uint16_t)(len - iphl));
+	sum += word;
+	word = csum_fold(sum);
+	memcpy(pkt + iphl + TCP_CSUM_OFF, &word, sizeof(word));
+
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	if (pkt[iphl + TCP_FLAGS_OFF] & TCP_CWR)
+		h->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+	h->hdr_len = (uint16_t)(iphl + thl);
+	h->gso_size = (uint16_t)(mtu - iphl - thl);
+	h->csum_start = (uint16_t)iphl;
+	h->csum_offset = TCP_CSUM_OFF;
+}
+
 /* -- device */
 
 static int
-tun_open(const char *name, int tap, char ifname[IFNAMSIZ])
+tun_open(const char *name, int tap, int vnet, char ifname[IFNAMSIZ])
 {
 	struct ifreq ifr;
 	int fd;
@@ -257,7 +386,8 @@ tun_open(const char *name, int tap, char ifname[IFNAMSIZ])
 	if ((fd = open(TUN_PATH, O_RDWR | O_CLOEXEC)) == -1)
 		err(1, "%s", TUN_PATH);
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
+	ifr.ifr_flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
+	    (vnet ? IFF_VNET_HDR : 0);
 	memcpy(ifr.ifr_name, name, strlen(name));	/* checked < IFNAMSIZ */
 	if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
 		if (errno == EINVAL)
@@ -271,15 +401,55 @@ tun_open(const char *name, int tap, char ifname[IFNAMSIZ])
 }
 
 /*
+ * Ask for super-packets, or say we take none: a persistent device keeps
+ * what its last user asked for.
+ */
+static void
+tun_offload(int fd, const char *ifname, int offload)
+{
+	if (ioctl(fd, TUNSETOFFLOAD, offload ? TUN_OFFLOADS : 0) == -1)
+		err(1, "TUNSETOFFLOAD %s", ifname);
+}
+
+/* The device's MTU, read again when it may have changed. */
+static size_t
+tun_mtu(struct vpn *v)
+{
+	struct ifreq ifr;
+
+	if (v->mtu && v->now_ms - v->mtu_ms < MTU_REFRESH_MS)
+		return v->mtu;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, v->ifname, sizeof(ifr.ifr_name));
+	if (ioctl(v->ctl, SIOCGIFMTU, &ifr) == -1)
+		err(1, "SIOCGIFMTU %s", v->ifname);
+	v->mtu = (size_t)ifr.ifr_mtu;
+	v->mtu_ms = v->now_ms;
+	return v->mtu;
+}
+
+/*
  * tun_write(v, pkt, len): give one packet to the device in one write.
  * Returns 0 if the device cannot take it now (EAGAIN), else 1: written or
  * dropped.  A device that is down, or refuses this packet, loses only the
  * packet, as a router's queue would; a device that is gone ends us.
  */
 static int
-tun_write(struct vpn *v, const uint8_t *pkt, size_t len)
+tun_write(struct vpn *v, uint8_t *pkt, size_t len)
 {
-	if (write(v->tun, pkt, len) == -1) {
+	struct virtio_net_hdr h;
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = pkt, .iov_len = len },
+	};
+	ssize_t n;
+
+	if (v->vnet) {
+		vnet_hdr(pkt, len, tun_mtu(v), &h);
+		n = writev(v->tun, iov, 2);
+	} else
+		n = write(v->tun, pkt, len);
+	if (n == -1) {
 		switch (errno) {
 		case EAGAIN:
 		case EINTR:
@@ -316,7 +486,7 @@ tun_write(struct vpn *v, const uint8_t *pkt, size_t len)
 static const char *
 frames_to_tun(struct vpn *v)
 {
-	const uint8_t *f;
+	uint8_t *f;
 	const char *why;
 	size_t flen, plen;
 
@@ -365,7 +535,7 @@ in_decode(struct vpn *v)
 
 /* One datagram from stdin to the device; a bad one is dropped alone. */
 static void
-dgram_to_tun(struct vpn *v, const uint8_t *pkt, size_t len)
+dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
 {
 	const char *why;
 
@@ -447,6 +617,39 @@ frame_queue(struct vpn *v, size_t plen)
 	v->last_tx_ms = v->now_ms;
 }
 
+/*
+ * tun_packet(v, p): read one packet from the device to ${p}.  Returns its
+ * length, 0 for none now, or -1 for one to drop: longer than a frame may
+ * be (a TAP MTU near 64 KiB), or with a header that makes no sense.
+ */
+static ssize_t
+tun_packet(struct vpn *v, uint8_t *p)
+{
+	struct virtio_net_hdr h;
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = p, .iov_len = FRAME_MAX + 1 },
+	};
+	ssize_t n;
+
+	if (v->vnet)
+		n = readv(v->tun, iov, 2);
+	else
+		n = read(v->tun, p, FRAME_MAX + 1);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		if (errno == EBADFD)
+			errx(1, "%s: device was deleted", v->ifname);
+		err(1, "%s: read", v->ifname);
+	}
+	if (v->vnet)
+		n = n < (ssize_t)sizeof(h) ? 0 : n - (ssize_t)sizeof(h);
+	if (n > FRAME_MAX || (v->vnet && !vnet_csum(p, (size_t)n, &h)))
+		return -1;
+	return n;
+}
+
 /* Read packets from the device while out has room for one more. */
 static void
 tun_read(struct vpn *v)
@@ -455,17 +658,9 @@ tun_read(struct vpn *v)
 	int i;
 
 	for (i = 0; i < READ_BATCH && buf_room(&v->out) >= FRAME_ROOM; i++) {
-		n = read(v->tun, buf_tail(&v->out) + FRAME_HDR, FRAME_MAX + 1);
+		if ((n = tun_packet(v, buf_tail(&v->out) + FRAME_HDR)) == 0)
+			return;
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			if (errno == EBADFD)
-				errx(1, "%s: device was deleted", v->ifname);
-			err(1, "%s: read", v->ifname);
-		}
-		if (n == 0)
-			continue;
-		if (n > FRAME_MAX) {	/* a TAP MTU near 64 KiB */
 			v->st.dropped++;
 			continue;
 		}
@@ -708,7 +903,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: vpn [-aDhVv] [-i ifname] "
+	fprintf(status ? stderr : stdout, "usage: vpn [-aDhOVv] [-i ifname] "
 	    "[-k secs] [-t secs] [-u user]\n");
 	exit(status);
 }
@@ -760,48 +955,45 @@ pipe_grow(int fd)
 		(void)fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
 }
 
-int
-main(int argc, char *argv[])
+/* Parse the options into ${v}; exit 2 on misuse, 0 after -h or -V. */
+static void
+options(int argc, char *argv[], struct vpn *v)
 {
-	struct vpn v;
-	sigset_t waitmask;
-	const char *ifname = "tun0", *user = NULL;
-	int ch, force_dgram = 0;
+	int ch;
 
-	/* Messages say "vpn:" whatever the file is called (vpn-asan). */
-	program_invocation_short_name = (char *)"vpn";
-	memset(&v, 0, sizeof(v));
-	v.dgram_eof = 1;
 	opterr = 0;
-	while ((ch = getopt(argc, argv, ":aDhi:k:t:u:Vv")) != -1) {
+	while ((ch = getopt(argc, argv, ":aDhi:k:Ot:u:Vv")) != -1) {
 		switch (ch) {
 		case 'a':
-			v.tap = 1;
+			v->tap = 1;
 			break;
 		case 'D':
-			force_dgram = 1;
+			v->dgram = 1;
 			break;
 		case 'h':
 			usage(0);
 		case 'i':
-			ifname = optarg;
+			v->name = optarg;
 			break;
 		case 'k':
-			v.keepalive_ms = parse_num(optarg, 1, SECS_MAX, "-k") *
+			v->keepalive_ms = parse_num(optarg, 1, SECS_MAX, "-k") *
 			    MS_PER_S;
 			break;
+		case 'O':
+			v->offload = 0;
+			break;
 		case 't':
-			v.silent_ms = parse_num(optarg, 1, SECS_MAX, "-t") *
+			v->silent_ms = parse_num(optarg, 1, SECS_MAX, "-t") *
 			    MS_PER_S;
 			break;
 		case 'u':
-			user = optarg;
+			v->user = optarg;
 			break;
 		case 'V':
 			printf("vpn %s\n", VERSION);
-			return 0;
+			exit(0);
 		case 'v':
-			v.verbose++;
+			v->verbose++;
 			break;
 		case ':':
 			warnx("-%c: needs an argument", optopt);
@@ -813,17 +1005,41 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(2);
-	if (strlen(ifname) == 0 || strlen(ifname) >= IFNAMSIZ)
+	if (strlen(v->name) == 0 || strlen(v->name) >= IFNAMSIZ)
 		errx(2, "-i: not an interface name (1 to %d bytes): '%s'",
-		    IFNAMSIZ - 1, ifname);
+		    IFNAMSIZ - 1, v->name);
+}
 
-	v.dgram = stdin_is_dgram(&v.dgram_eof) || force_dgram;
-	v.tun = tun_open(ifname, v.tap, v.ifname);
-	if (user)
-		privdrop(user);
+int
+main(int argc, char *argv[])
+{
+	struct vpn v;
+	sigset_t waitmask;
+
+	/* Messages say "vpn:" whatever the file is called (vpn-asan). */
+	program_invocation_short_name = (char *)"vpn";
+	memset(&v, 0, sizeof(v));
+	v.name = "tun0";
+	v.dgram_eof = 1;
+	v.offload = 1;
+	options(argc, argv, &v);
+
+	v.dgram = stdin_is_dgram(&v.dgram_eof) || v.dgram;
+	v.vnet = !v.tap;
+	v.offload = v.offload && v.vnet && !v.dgram;	/* 64 KiB won't fit UDP */
+	v.tun = tun_open(v.name, v.tap, v.vnet, v.ifname);
+	if (v.vnet) {
+		tun_offload(v.tun, v.ifname, v.offload);
+		if ((v.ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) ==
+		    -1)
+			err(1, "socket");
+	}
+	if (v.user)
+		privdrop(v.user);
 	if (v.verbose)
-		warnx("%s: %s device, %s mode", v.ifname, v.tap ? "TAP" : "TUN",
-		    v.dgram ? "datagram" : "stream");
+		warnx("%s: %s device, %s mode%s", v.ifname, v.tap ? "TAP" :
+		    "TUN", v.dgram ? "datagram" : "stream",
+		    v.offload ? ", offloads" : "");
 
 	buf_init(&v.in, v.dgram ? FRAME_MAX + 1 : IN_MAX);
 	buf_init(&v.out, OUT_MAX);

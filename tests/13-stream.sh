@@ -14,6 +14,7 @@ tun_up "$ns" tv0 10.9.0.1/24
 # run_vpn FILE: feed FILE's bytes to vpn, holding stdin open until the
 # replies are out; leaves the counters line in $TMP/err.
 replies() { frames_in "$TMP/out" | grep -cE '^45.{16}01.{20}00' || true; }
+at_least() { (($(replies) >= $1)); }	# at_least N: N echo replies out
 
 # 1. One byte per read: each byte is its own write, with a pause.
 mkfifo "$TMP/in"
@@ -26,7 +27,7 @@ for ((i = 0; i < ${#hex}; i += 2)); do
 	hexbin "${hex:i:2}" >&5
 	sleep 0.005
 done
-wait_for 5 test "$(replies)" -ge 2
+wait_for 5 at_least 2
 exec 5>&-
 wait "$pid" || fail "one byte at a time: exit $?, want 0: $(cat "$TMP/err")"
 grep -q 'rx 2 packets 61 bytes, .* keepalives rx 1 ' "$TMP/err" ||
@@ -47,7 +48,7 @@ spawn ip netns exec "$ns" "$VPN" -v -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5
 pid=$!
 wait_for 5 carrier "$ns" tv0
 cat "$TMP/many" >&5		# one write: 200 x 32 + 200 x 2 bytes
-wait_for 10 test "$(replies)" -ge 200
+wait_for 10 at_least 200
 exec 5>&-
 wait "$pid" || fail "many frames: exit $?, want 0: $(cat "$TMP/err")"
 rx=$(($(link_stat "$ns" tv0 rx_packets) - rx0))

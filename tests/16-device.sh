@@ -18,7 +18,7 @@ exec 5<>"$TMP/in"
 spawn ip netns exec "$ns" "$VPN" -v -i 'vt%d' <"$TMP/in" >/dev/null 2>"$TMP/err" 5>&-
 pid=$!
 wait_for 5 grep -q 'TUN device' "$TMP/err"
-[[ $(head -1 "$TMP/err") == "vpn: vt0: TUN device, stream mode" ]] ||
+[[ $(head -1 "$TMP/err") == "vpn: vt0: TUN device, stream mode, offloads" ]] ||
 	fail "-i vt%d: said '$(head -1 "$TMP/err")'"
 has_link "$ns" vt0 || fail "-i vt%d: no vt0"
 exec 5>&-

@@ -12,10 +12,12 @@
 # - Both directions saturated at once: 50 MiB each way concurrently, both
 #   intact, neither stalls.
 # - The counters of the two ends agree: what one sent, the other received.
+# - All of it with offloads (the default) and without (-O).
 . "$(dirname "$0")/lib.sh"
+with_and_without_offloads
 
 pair
-article_pair
+article_pair "${VPN_FLAGS[@]}"
 
 ip netns exec "$NS2" ping -c 3 -i 0.2 -W 2 10.9.0.1 >/dev/null || fail "ping 10.9.0.1 from ns2"
 ip netns exec "$NS1" ping -c 3 -i 0.2 -W 2 10.9.0.2 >/dev/null || fail "ping 10.9.0.2 from ns1"
@@ -53,11 +55,12 @@ say "50 MiB both ways at once in $((SECONDS - start)) s, both intact"
 # The two ends' counters agree once traffic has stopped: the stream loses
 # nothing between them, so what one queued for nc the other read.
 v1=$(pid_of "$NS1" "$VPN") v2=$(pid_of "$NS2" "$VPN")
+more_lines() { (($(grep -c 'rx .* packets' "$1") > $2)); }
 counters() {	# counters PID ERRFILE: print "tx_pkts rx_pkts dropped"
 	local before
 	before=$(grep -c 'rx .* packets' "$2" || true)
 	kill -USR1 "$1"
-	wait_for 5 test "$(grep -c 'rx .* packets' "$2")" -gt "$before"
+	wait_for 5 more_lines "$2" "$before"
 	grep 'rx .* packets' "$2" | tail -1 |
 	    sed -E 's/.*rx ([0-9]+) packets.*tx ([0-9]+) packets.*dropped ([0-9]+).*/\2 \1 \3/'
 }
@@ -66,5 +69,5 @@ read -r tx1 rx1 drop1 < <(counters "$v1" "$TMP/vpn1.err")
 read -r tx2 rx2 drop2 < <(counters "$v2" "$TMP/vpn2.err")
 ((tx1 == rx2 + drop2)) || fail "ns1 sent $tx1 packets, ns2 took $rx2 and dropped $drop2"
 ((tx2 == rx1 + drop1)) || fail "ns2 sent $tx2 packets, ns1 took $rx1 and dropped $drop1"
-((tx1 > 50000 && tx2 > 50000)) || fail "counters too low: $tx1 and $tx2 packets"
+((tx1 > 1000 && tx2 > 1000)) || fail "counters too low: $tx1 and $tx2 packets"
 say "counters agree: $tx1 and $tx2 packets each way, dropped $drop1/$drop2"

@@ -5,19 +5,22 @@
 #   and 50 MiB checksummed each way.
 # - When the far end closes, each side ends with status 0 (EOF at a frame
 #   boundary) and its device goes with it.
+# - All of it with offloads (the default) and without (-O).
 . "$(dirname "$0")/lib.sh"
+with_and_without_offloads
 
 pair
 spawn ip netns exec "$NS1" socat TCP-LISTEN:33960,reuseaddr \
-    EXEC:"$VPN -v -i tun0",nofork 2>"$TMP/e1"
+    EXEC:"$VPN -v ${VPN_FLAGS[*]} -i tun0",nofork 2>"$TMP/e1"
 srv=$!
 wait_for 5 listening "$NS1" 33960
 spawn ip netns exec "$NS2" socat TCP:192.0.2.1:33960 \
-    EXEC:"$VPN -v -i tun0",nofork 2>"$TMP/e2"
+    EXEC:"$VPN -v ${VPN_FLAGS[*]} -i tun0",nofork 2>"$TMP/e2"
 cli=$!
 wait_for 5 has_link "$NS1" tun0
 wait_for 5 has_link "$NS2" tun0
-grep -q '^vpn: tun0: TUN device, stream mode$' "$TMP/e1" ||
+want="vpn: tun0: TUN device, stream mode$([[ -n ${VPN_FLAGS[*]} ]] || echo ', offloads')"
+grep -qx "$want" "$TMP/e1" ||
 	fail "server side: said '$(cat "$TMP/e1")', want stream mode"
 tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
 tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64

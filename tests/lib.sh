@@ -81,6 +81,7 @@ lib_cleanup() {
 trap lib_cleanup EXIT
 
 # wait_for SECS CMD...: retry CMD until it succeeds, for at most SECS.
+# CMD's arguments are expanded once, here: put a $(...) in a function.
 wait_for() {
 	local secs=$1 end=$((SECONDS + $1 + 1)) i=0
 	shift
@@ -206,6 +207,22 @@ transfer_check() {
 }
 
 not_running() { ! kill -0 "$1" 2>/dev/null; }
+
+# with_and_without_offloads: run this test file twice, with vpn's default
+# (TCP super-packets through the device) and with -O, each in namespaces of
+# its own.  The flags of the current run are in the array VPN_FLAGS.
+with_and_without_offloads() {
+	local f
+	if [[ -z ${VPN_FLAGS_RUN+x} ]]; then
+		for f in '' -O; do
+			say "vpn flags '$f'"
+			VPN_FLAGS_RUN=$f bash "$0" || exit
+		done
+		exit 0
+	fi
+	TEST_NAME+="[${VPN_FLAGS_RUN:-default}]"
+	read -ra VPN_FLAGS <<<"$VPN_FLAGS_RUN"
+}
 
 # -- frames: hex strings in, bytes out
 
