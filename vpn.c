@@ -25,6 +25,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -1010,6 +1011,22 @@ options(int argc, char *argv[], struct vpn *v)
 		    IFNAMSIZ - 1, v->name);
 }
 
+/*
+ * On a TCP socket (socat's nofork), Nagle's algorithm would hold a small
+ * frame back until the last one is acknowledged: a delayed ACK's 40 ms on
+ * a ping.  Frames are batched here already, so send at once.
+ */
+static void
+tcp_nodelay(int fd)
+{
+	int on = 1, domain;
+	socklen_t len = sizeof(domain);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	    (domain == AF_INET || domain == AF_INET6))
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1050,6 +1067,8 @@ main(int argc, char *argv[])
 	set_nonblock(STDOUT_FILENO, "stdout");
 	pipe_grow(STDIN_FILENO);
 	pipe_grow(STDOUT_FILENO);
+	if (!v.dgram)
+		tcp_nodelay(STDOUT_FILENO);
 	signals_block(&waitmask);
 
 	loop(&v, &waitmask);
