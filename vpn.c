@@ -43,19 +43,18 @@
 #define TUN_PATH	"/dev/net/tun"
 #define FRAME_HDR	2		/* length prefix, network byte order */
 #define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
-#define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)	/* a maximal frame, and a byte
-					   to see a longer packet */
+/* Room for a maximal frame, and a byte more to see a longer packet. */
+#define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
-#define OUT_MAX		(256 * 1024)	/* stdout backlog; past it, tun is left unread */
-#define READ_BATCH	64		/* device reads per wakeup, so stdin is served too */
-#define PIPE_WANT	(1024 * 1024)	/* pipe size asked for; the default 64 KiB stalls */
+#define OUT_MAX		(256 * 1024)	/* stdout backlog; then tun waits */
+#define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
+#define PIPE_WANT	(1024 * 1024)	/* pipe size wanted; default 64 KiB */
 #define IP4_HLEN	20		/* IPv4 header without options */
 #define IP6_HLEN	40		/* IPv6 fixed header */
 #define TCP_HLEN	20		/* TCP header without options */
-#define TCP_CSUM_OFF	16		/* checksum's offset in the TCP header */
+#define TCP_CSUM_OFF	16		/* checksum's place in the TCP header */
 #define TCP_FLAGS_OFF	13		/* flags' offset in the TCP header */
 #define TCP_CWR		0x80		/* congestion window reduced (ECN) */
-#define VNET_HLEN	sizeof(struct virtio_net_hdr)
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 #define MTU_REFRESH_MS	1000		/* how stale the device's MTU may be */
 #define MS_PER_S	1000
@@ -75,7 +74,7 @@ struct stats {
 	unsigned long long rx_pkts, rx_bytes;	/* stdin to device */
 	unsigned long long tx_pkts, tx_bytes;	/* device to stdout */
 	unsigned long long ka_rx, ka_tx;	/* keepalives */
-	unsigned long long dropped;		/* refused by the device or socket */
+	unsigned long long dropped;		/* refused by tun or socket */
 	unsigned long long invalid;		/* bad datagrams (-D) */
 };
 
@@ -84,22 +83,22 @@ struct vpn {
 	const char	*name;		/* -i, as asked for */
 	char		 ifname[IFNAMSIZ];	/* as the kernel made it */
 	const char	*user;		/* -u */
-	int		 tap;		/* -a: Ethernet frames, not IP packets */
-	int		 vnet;		/* TUN: packets behind a virtio_net_hdr */
-	int		 offload;	/* and TCP super-packets from the device */
+	int		 tap;		/* -a: Ethernet frames, not IP */
+	int		 vnet;		/* TUN: packets behind virtio_net_hdr */
+	int		 offload;	/* and TCP super-packets from tun */
 	int		 ctl;		/* a socket, to ask the device's MTU */
 	size_t		 mtu;		/* the device's, for segment sizes */
 	long long	 mtu_ms;	/* when mtu was read */
 	int		 dgram;		/* -D: a packet per read and write */
-	int		 dgram_eof;	/* an empty read is EOF, not a keepalive */
+	int		 dgram_eof;	/* empty read: EOF, not keepalive */
 	int		 verbose;
-	int		 tun_blocked;	/* the device said EAGAIN; wait for POLLOUT */
-	int		 out_blocked;	/* stdout said EAGAIN; wait for POLLOUT */
-	int		 eof;		/* stdin ended; finish the frames held */
-	struct buf	 in;		/* stdin bytes not yet given to the device */
+	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
+	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
+	int		 eof;		/* stdin ended; give the frames held */
+	struct buf	 in;		/* stdin bytes not yet given to tun */
 	struct buf	 out;		/* frames not yet taken by stdout */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
-	long long	 now_ms;	/* CLOCK_MONOTONIC, once per iteration */
+	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
 	long long	 last_tx_ms;	/* last frame queued for stdout */
 	long long	 last_rx_ms;	/* last byte read from stdin */
 	long long	 keepalive_ms;	/* -k, 0 for off */
@@ -108,7 +107,7 @@ struct vpn {
 };
 
 static volatile sig_atomic_t	 quit, dump;
-static int			 fl_saved[] = { -1, -1 };	/* stdin, stdout */
+static int			 fl_saved[] = { -1, -1 };	/* fd 0, 1 */
 
 /* -- helpers */
 
@@ -220,7 +219,8 @@ frame_error(const uint8_t *pkt, size_t have, size_t len, int tap)
 	size_t ihl;
 
 	if (tap)
-		return len < ETH_HLEN ? "shorter than an Ethernet header" : NULL;
+		return len < ETH_HLEN ? "shorter than an Ethernet header" :
+		    NULL;
 	if (have == 0)
 		return NULL;
 	switch (pkt[0] >> 4) {
@@ -235,7 +235,8 @@ frame_error(const uint8_t *pkt, size_t have, size_t len, int tap)
 	case 6:
 		if (len < IP6_HLEN)
 			break;
-		if (have >= 6 && IP6_HLEN + (size_t)(pkt[4] << 8 | pkt[5]) != len)
+		if (have >= 6 &&
+		    IP6_HLEN + (size_t)(pkt[4] << 8 | pkt[5]) != len)
 			return "not a whole IPv6 packet";
 		return NULL;
 	}
@@ -550,8 +551,8 @@ dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
 		why = frame_error(pkt, len, len, v->tap);
 	if (why) {
 		if (v->st.invalid++ == 0 || v->verbose)
-			warnx("stdin: datagram is %s (length %zu), dropped", why,
-			    len);
+			warnx("stdin: datagram is %s (length %zu), dropped",
+			    why, len);
 		return;
 	}
 	if (!tun_write(v, pkt, len))
@@ -847,7 +848,7 @@ stdout_drain(struct vpn *v, const sigset_t *waitmask)
 	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
 
 	while (!quit && !stdout_flush(v))
-		do_ppoll(&pfd, 1, -1, waitmask);	/* then EPIPE, if closed */
+		do_ppoll(&pfd, 1, -1, waitmask); /* or EPIPE if closed */
 }
 
 /*
@@ -880,7 +881,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 			stats_print(v);
 		}
 		if (pfd[P_IN].revents)
-			stdin_read(v);	/* at EOF, leave once frames are given */
+			stdin_read(v);	/* at EOF: leave when frames given */
 		if (pfd[P_TUN].revents & POLLOUT)
 			in_decode(v);
 		if (pfd[P_TUN].revents & (POLLERR | POLLHUP | POLLNVAL))
@@ -1043,7 +1044,7 @@ main(int argc, char *argv[])
 
 	v.dgram = stdin_is_dgram(&v.dgram_eof) || v.dgram;
 	v.vnet = !v.tap;
-	v.offload = v.offload && v.vnet && !v.dgram;	/* 64 KiB won't fit UDP */
+	v.offload = v.offload && v.vnet && !v.dgram;	/* 64 KiB > UDP's */
 	v.tun = tun_open(v.name, v.tap, v.vnet, v.ifname);
 	if (v.vnet) {
 		tun_offload(v.tun, v.ifname, v.offload);
