@@ -31,7 +31,7 @@ check: vpn vpn-asan
 
 fuzz: tests/fuzz
 	mkdir -p tests/corpus.new
-	tests/fuzz -max_total_time=$(FUZZTIME) -print_final_stats=1 \
+	tests/fuzz -max_total_time=$(FUZZTIME) -max_len=70000 -print_final_stats=1 \
 	    tests/corpus.new tests/corpus
 
 bench: vpn

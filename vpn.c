@@ -841,14 +841,20 @@ do_ppoll(struct pollfd *pfd, nfds_t n, long long ms, const sigset_t *mask)
 	return 1;
 }
 
-/* At EOF, give stdout what is queued; SIGINT or SIGTERM cut it short. */
+/*
+ * At EOF, give stdout what is queued; SIGINT or SIGTERM cut it short, and
+ * so does -t if stdout takes nothing for that long.
+ */
 static void
 stdout_drain(struct vpn *v, const sigset_t *waitmask)
 {
 	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
+	long long ms = v->silent_ms ? v->silent_ms : -1;
 
-	while (!quit && !stdout_flush(v))
-		do_ppoll(&pfd, 1, -1, waitmask); /* or EPIPE if closed */
+	while (!quit && !stdout_flush(v))	/* or EPIPE if closed */
+		if (do_ppoll(&pfd, 1, ms, waitmask) && pfd.revents == 0)
+			errx(1, "stdout: took nothing for %lld s",
+			    v->silent_ms / MS_PER_S);
 }
 
 /*
@@ -910,8 +916,9 @@ usage(int status)
 	exit(status);
 }
 
-static void
-privdrop(const char *user)
+/* Look -u's user up before anything changes: a typo must leave no trace. */
+static struct passwd *
+user_lookup(const char *user)
 {
 	struct passwd *pw;
 
@@ -921,6 +928,14 @@ privdrop(const char *user)
 			err(1, "getpwnam %s", user);
 		errx(1, "-u: no such user: '%s'", user);
 	}
+	return pw;
+}
+
+static void
+privdrop(const struct passwd *pw)
+{
+	const char *user = pw->pw_name;
+
 	if (initgroups(pw->pw_name, pw->pw_gid) == -1)
 		err(1, "initgroups %s", user);
 	if (setgid(pw->pw_gid) == -1)
@@ -1032,6 +1047,7 @@ int
 main(int argc, char *argv[])
 {
 	struct vpn v;
+	struct passwd *pw;
 	sigset_t waitmask;
 
 	/* Messages say "vpn:" whatever the file is called (vpn-asan). */
@@ -1045,6 +1061,7 @@ main(int argc, char *argv[])
 	v.dgram = stdin_is_dgram(&v.dgram_eof) || v.dgram;
 	v.vnet = !v.tap;
 	v.offload = v.offload && v.vnet && !v.dgram;	/* 64 KiB > UDP's */
+	pw = v.user ? user_lookup(v.user) : NULL;
 	v.tun = tun_open(v.name, v.tap, v.vnet, v.ifname);
 	if (v.vnet) {
 		tun_offload(v.tun, v.ifname, v.offload);
@@ -1052,8 +1069,8 @@ main(int argc, char *argv[])
 		    -1)
 			err(1, "socket");
 	}
-	if (v.user)
-		privdrop(v.user);
+	if (pw)
+		privdrop(pw);
 	if (v.verbose)
 		warnx("%s: %s device, %s mode%s", v.ifname, v.tap ? "TAP" :
 		    "TUN", v.dgram ? "datagram" : "stream",

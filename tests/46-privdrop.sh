@@ -6,7 +6,7 @@
 #   capabilities.
 # - It still moves packets: a framed echo request is answered, and EOF
 #   ends it with status 0; its device goes with it.
-# - -u with a user that does not exist: exit 1, "vpn: -u: no such user:
+# - -u with a user that does not exist: no device made, exit 1, "vpn: -u: no such user:
 #   'NAME'", and no device is left behind.
 . "$(dirname "$0")/lib-pipe.sh"
 
@@ -54,7 +54,14 @@ say "-u $user: an echo request answered; exit 0 at EOF; tp0 gone"
 
 bad=vpnt-no-such-user-$$
 rc=0
+# The user is looked up before the device is made: if vpn made tq0 at all,
+# even for a moment, the second marker device's ifindex skips one.
+ip -n "$ns" tuntap add dev dum1 mode tun
 msg=$(ip netns exec "$ns" "$VPN" -u "$bad" -i tq0 </dev/null 2>&1 >/dev/null) || rc=$?
+ip -n "$ns" tuntap add dev dum2 mode tun
+i1=$(ip netns exec "$ns" cat /sys/class/net/dum1/ifindex)
+i2=$(ip netns exec "$ns" cat /sys/class/net/dum2/ifindex)
+((i2 == i1 + 1)) || fail "-u $bad: a device was made before the user was checked (ifindex $i1, then $i2)"
 ((rc == 1)) || fail "-u $bad: exit $rc, want 1 ($msg)"
 [[ $msg == "vpn: -u: no such user: '$bad'" ]] ||
 	fail "-u $bad: said '$msg', want \"vpn: -u: no such user: '$bad'\""
