@@ -40,9 +40,12 @@ bench: vpn
 demo: vpn
 	scripts/demo.sh
 
+SCRIPTS	 = $(wildcard scripts/*.sh tests/*.sh bench/*.sh) .ci/run
+MANPAGE	 = $(wildcard docs/vpn.1)
+
 lint:
-	shellcheck -x scripts/*.sh tests/*.sh bench/*.sh .ci/run
-	mandoc -Tlint -Wwarning docs/vpn.1
+	shellcheck -x $(SCRIPTS)
+	$(if $(MANPAGE),mandoc -Tlint -Wwarning $(MANPAGE))
 
 install: vpn
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
