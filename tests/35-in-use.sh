@@ -55,11 +55,11 @@ for s in "$SERVER_SH" "$CLIENT_SH"; do
 done
 rc=0
 "$CLIENT_SH" -p 80 2>"$TMP/err" || rc=$?
-((rc == 2)) && [[ $(head -1 "$TMP/err") == "client.sh: -s server is required" ]] ||
+[[ $rc == 2 && $(head -1 "$TMP/err") == "client.sh: -s server is required" ]] ||
 	fail "client.sh without -s: exit $rc, said '$(head -1 "$TMP/err")'"
 rc=0
 "$SERVER_SH" -k soon 2>"$TMP/err" || rc=$?
-((rc == 2)) && [[ $(head -1 "$TMP/err") == "server.sh: -k: not a number from 0 to 86400: 'soon'" ]] ||
+[[ $rc == 2 && $(head -1 "$TMP/err") == "server.sh: -k: not a number from 0 to 86400: 'soon'" ]] ||
 	fail "server.sh -k soon: exit $rc, said '$(head -1 "$TMP/err")'"
 say "-h, bad options, missing -s"
 
