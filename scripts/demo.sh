@@ -1,0 +1,140 @@
+#!/bin/bash
+# demo.sh - two sites joined by vpn, on this machine, in namespaces.
+#
+#  host A ── gateway A ══ "internet" ══ gateway B ── host B
+#  172.16.1.1   client.sh   192.0.2.0/24,     server.sh   172.20.1.2
+#                           198.51.100.0/24
+#
+# Builds the picture with scripts/sites.sh, starts server.sh on gateway B
+# and client.sh on gateway A, shows host A reaching host B, and takes it
+# all down again, even when interrupted.  Changes nothing outside its own
+# namespaces.  Run as root: sudo make demo.
+set -eu -o pipefail
+export LC_ALL=C
+
+PROGRAM=${0##*/}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+P=vpndemo-$$
+LOG='' SRV='' CLI=''
+# command: Debian package
+NEEDS=(ip:iproute2 iptables:iptables nc:netcat-openbsd ping:iputils-ping
+    iperf3:iperf3 ss:iproute2)
+
+# shellcheck source=scripts/sites.sh
+. "$HERE/sites.sh"
+
+say() { printf '%s\n' "$*"; }
+die() { printf '%s: %s\n' "$PROGRAM" "$*" >&2; exit 1; }
+in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
+
+cleanup() {
+	local pid
+	trap - EXIT INT TERM
+	set +e
+	for pid in $CLI $SRV; do	# the scripts undo their own changes
+		kill -TERM "$pid" 2>/dev/null
+		timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null
+	done
+	sites_down "$P"
+	[[ -z $LOG ]] || rm -rf "$LOG"
+}
+
+# install_missing: on Debian, apt-get what the demo needs; elsewhere, say.
+install_missing() {
+	local n pkgs=()
+	for n in "${NEEDS[@]}"; do
+		command -v "${n%%:*}" >/dev/null || pkgs+=("${n#*:}")
+	done
+	((${#pkgs[@]} > 0)) || return 0
+	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+	if [[ -r /etc/debian_version ]] && command -v apt-get >/dev/null; then
+		say "The demo needs ${pkgs[*]}: installing with apt-get."
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+	else
+		die "missing: ${pkgs[*]} (install them, then run again)"
+	fi
+}
+
+# wait_until SECS CMD...: CMD succeeds within SECS, or the demo fails.
+wait_until() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		"${@:2}" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "not true after $1 s: ${*:2} (logs: $LOG)"
+}
+
+# listens NS PORT: something in NS listens on TCP PORT.
+listens() { [[ -n $(in_ns "$1" ss -Hltn "sport = :$2") ]]; }
+
+more_lines() { (($(grep -c ' rx .* packets' "$1") > $2)); }
+
+# counters NS: SIGUSR1 to the vpn in NS; its counters line, from LOGFILE.
+counters() {
+	local ns=$1 log=$2 pid n
+	for pid in $(ip netns pids "$P-$ns"); do
+		[[ $(readlink "/proc/$pid/exe") != "$VPN" ]] || break
+	done
+	n=$(grep -c ' rx .* packets' "$log" || true)
+	kill -USR1 "$pid"
+	wait_until 3 more_lines "$log" "$n"
+	grep ' rx .* packets' "$log" | tail -1 | sed 's/^vpn: //'
+}
+
+main() {
+	[[ $EUID -eq 0 ]] || die "run it as root: sudo make demo"
+	install_missing
+	VPN=${VPN:-$ROOT/vpn}
+	[[ -x $VPN ]] || make -C "$ROOT" vpn >/dev/null
+	VPN=$(realpath "$VPN")
+	export VPN
+	LOG=$(mktemp -d /tmp/vpndemo.XXXXXX)
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+
+	say "== vpn demo: two sites, one tunnel, all in network namespaces =="
+	say "   host A 172.16.1.1 -- gateway A ==[internet]== gateway B -- host B 172.20.1.2"
+	sites_up "$P"
+	in_ns gwb env --default-signal=INT "$HERE/server.sh" -r 172.16.1.0/24 \
+	    2>"$LOG/server" &
+	SRV=$!
+	wait_until 5 grep -q 'Listening on' "$LOG/server"
+	in_ns gwa env --default-signal=INT "$HERE/client.sh" -s 198.51.100.2 \
+	    -r 172.20.1.0/24 2>"$LOG/client" &
+	CLI=$!
+	wait_until 10 in_ns a ping -c 1 -W 1 172.20.1.2
+	say ""
+	say "server.sh on gateway B set up:"
+	grep '^\[#\]' "$LOG/server" | sed 's/^/    /'
+	say "client.sh on gateway A: tun0 10.1.1.2/24, route 172.20.1.0/24 into it;"
+	say "    server.sh: $(grep -o "Connection received on [0-9.]*" "$LOG/server") (gateway A)"
+
+	say ""
+	say "1. host A pings host B (172.16.1.1 -> 172.20.1.2):"
+	in_ns a ping -c 4 -i 0.2 -W 2 172.20.1.2 | tail -2 | sed 's/^/    /'
+
+	say "2. a TCP connection from host A to host B:"
+	echo "hello from host B (172.20.1.2)" | in_ns b nc -l -q 1 7777 >/dev/null &
+	wait_until 5 listens b 7777
+	say "    host B answered: $(in_ns a nc -w 5 172.20.1.2 7777 </dev/null)"
+
+	say "3. throughput, host A to host B through the tunnel (iperf3, 3 s):"
+	in_ns b iperf3 -s -1 -D >/dev/null
+	wait_until 5 listens b 5201
+	in_ns a iperf3 -c 172.20.1.2 -t 3 -f m | grep -E 'sender|receiver' |
+	    awk '{ printf "    %s %s %s\n", $7, $8, $NF }'
+
+	say "4. the counters of each end (SIGUSR1 to vpn):"
+	say "    gateway A: $(counters gwa "$LOG/client")"
+	say "    gateway B: $(counters gwb "$LOG/server")"
+
+	say ""
+	say "Taking it down: SIGTERM to client.sh and server.sh, which undo their changes."
+	cleanup
+	say "Done.  Run it by hand: docs in README.md; scripts/server.sh -h."
+}
+
+main "$@"
