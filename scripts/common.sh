@@ -214,9 +214,9 @@ setup_forwarding() {
 	fi
 }
 
-# fifos: a private directory for the session FIFOs.
+# fifos: a private directory for the session FIFOs, in $TMPDIR or /tmp.
 fifos() {
-	DIR=$(mktemp -d "/tmp/vpn-$IFACE.XXXXXX")
+	DIR=$(mktemp -d -t "vpn-$IFACE.XXXXXX")
 	undo rm -rf "$DIR"
 	mkfifo "$DIR/up" "$DIR/down" "$DIR/err"
 }

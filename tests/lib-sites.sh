@@ -12,6 +12,27 @@
 # shellcheck source=scripts/sites.sh
 . "$ROOT/scripts/sites.sh"
 
+# On the way out, as well as lib.sh's cleanup: a sanitizer's report in any
+# script's log fails the test, even when a reconnect hid the crash.
+sites_exit() {
+	local rc=$? bad pid
+	for pid in "${SCRIPTS[@]}"; do	# let the scripts undo their work
+		kill -TERM "$pid" 2>/dev/null || continue
+		timeout 10 tail --pid="$pid" -f /dev/null || true
+	done
+	bad=$(grep -l 'Sanitizer\|runtime error' "$TMP"/*.log 2>/dev/null || true)
+	if ((rc == 0)) && [[ -n $bad ]]; then
+		printf 'FAIL: %s: sanitizer report in %s\n' "$TEST_NAME" "$bad" >&3
+		# shellcheck disable=SC2086 # a list of files
+		grep -h -A5 'Sanitizer\|runtime error' $bad >&3
+		rc=1
+	fi
+	lib_cleanup
+	exit "$rc"
+}
+trap sites_exit EXIT
+SCRIPTS=()
+
 SERVER_SH=$ROOT/scripts/server.sh
 CLIENT_SH=$ROOT/scripts/client.sh
 
@@ -24,6 +45,7 @@ sites() {
 		NSES+=("$ns")
 	done
 	sites_up "$NS_PREFIX"
+	mkdir "$TMP/run"		# the scripts' TMPDIR: their FIFO directories
 }
 
 # server NAME ARGS...: server.sh on gateway B, its stderr in $TMP/NAME.log;
@@ -31,16 +53,18 @@ sites() {
 server() {
 	local name=$1
 	shift
-	spawn ip netns exec "$GWB" env --default-signal=INT VPN="$VPN" "$SERVER_SH" "$@" \
+	spawn ip netns exec "$GWB" env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" "$SERVER_SH" "$@" \
 	    2>"$TMP/$name.log"
+	SCRIPTS+=("$!")
 }
 
 # client NAME ARGS...: client.sh on gateway A, likewise.
 client() {
 	local name=$1
 	shift
-	spawn ip netns exec "$GWA" env --default-signal=INT VPN="$VPN" "$CLIENT_SH" "$@" \
+	spawn ip netns exec "$GWA" env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" "$CLIENT_SH" "$@" \
 	    2>"$TMP/$name.log"
+	SCRIPTS+=("$!")
 }
 
 # said NAME TEXT: the script's log holds TEXT (a fixed string).
@@ -77,7 +101,7 @@ snapshot() {
 }
 
 # tmpdirs: the scripts' private FIFO directories.
-tmpdirs() { find /tmp -maxdepth 1 -name 'vpn-tun*.*' -newer "$TMP" 2>/dev/null | sort; }
+tmpdirs() { find "$TMP/run" -mindepth 1 -maxdepth 1 | sort; }
 
 # same_as BEFORE NS WHAT: NS looks as it did in BEFORE (a snapshot).
 same_as() {
