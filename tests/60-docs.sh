@@ -1,0 +1,46 @@
+#!/bin/bash
+# tests/60-docs.sh - the documentation cannot drift from the program.
+#
+# - Every flag in "vpn -h" appears in docs/vpn.1's SYNOPSIS and flag list.
+# - The rendered SYNOPSIS equals the usage line, word for word.
+# - mandoc -Tlint has nothing to say.
+# - The example frame in docs/protocol.md is a packet the kernel answers.
+. "$(dirname "$0")/lib.sh"
+need mandoc
+man=$ROOT/docs/vpn.1
+
+usage=$("$VPN" -h)
+flags=$(sed -E 's/^usage: vpn \[-([A-Za-z]+)\].*/\1/' <<<"$usage")
+flags+=$(grep -oE '\[-[a-z] ' <<<"$usage" | tr -d '[ -' | tr -d '\n')
+for ((i = 0; i < ${#flags}; i++)); do
+	f=${flags:i:1}
+	n=$(grep -cE "^\.It Fl $f( |$)" "$man" || true)
+	((n == 1)) || fail "-$f: $n entries in the flag list of vpn.1, want 1"
+	grep -qE "^\.Op Fl ([A-Za-z]*${f}[A-Za-z]*|${f} .*)$" "$man" ||
+		fail "-$f: not in the SYNOPSIS of vpn.1"
+done
+synopsis=$(mandoc -Tascii "$man" | col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' |
+    sed '1d;$d' | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')
+[[ "usage: $synopsis" == "$usage" ]] || fail "SYNOPSIS '$synopsis', usage '$usage'"
+lint=$(mandoc -Tlint -Wwarning "$man" 2>&1) || fail "mandoc -Tlint: $lint"
+say "${#flags} flags documented; SYNOPSIS equals usage"
+
+# The example frame, from the hex in protocol.md.
+fence='```'
+hex=$(sed -n "/^$fence\$/,/^$fence\$/p" "$ROOT/docs/protocol.md" | sed -n '2,5p' |
+    cut -c1-48 | tr -d ' \n')
+[[ $hex == "$(frame "$(ip4_echo 10.1.1.2 10.1.1.1 1)")" ]] ||
+	fail "protocol.md's example is $hex"
+ns=$NS_PREFIX-1
+ns_add "$ns"
+ip -n "$ns" tuntap add dev tv0 mode tun
+tun_up "$ns" tv0 10.1.1.1/24
+mkfifo "$TMP/in"
+exec 5<>"$TMP/in"
+spawn ip netns exec "$ns" "$VPN" -i tv0 <"$TMP/in" >"$TMP/out" 5>&-
+wait_for 5 carrier "$ns" tv0
+hexbin "$hex" >&5
+reply() { frames_in "$TMP/out" | grep -q "^45.\{22\}$(ip4hex 10.1.1.1)$(ip4hex 10.1.1.2)00"; }
+wait_for 5 reply
+exec 5>&-
+say "protocol.md's example frame gets the kernel's echo reply"
