@@ -428,8 +428,9 @@ rtt() {
 # measure ROW: every column of ROW, through the tunnel that is up.  The
 # CPU time is the tunnel processes' during the single-stream runs.
 measure() {
-	local row=$1 t0 t1
+	local row=$1 t0 t1 u0
 	mapfile -t ROW_PIDS < <(tunnel_pids)
+	u0=$(udp_drops)
 	rtt "$row"
 	t0=$(cpu_ticks "${ROW_PIDS[@]}")
 	throughput "$row" up
@@ -442,6 +443,35 @@ measure() {
 	throughput "$row" p4 -P 4
 	CELL[$row:rss]=$(vpn_hwm_kib)
 	broken "$row" || true
+	drops_note "$row" "$u0"
+}
+
+# udp_drops: datagrams dropped for want of socket buffer, both sides.
+udp_drops() {
+	local ns n sum=0
+	for ns in "$NS1" "$NS2"; do
+		n=$(ip netns exec "$ns" cat /proc/net/snmp |
+		    awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print $6 }')
+		sum=$((sum + ${n:-0}))
+	done
+	echo "$sum"
+}
+
+# drops_note ROW UDP0: where packets were lost during ROW (a tunnel over
+# TCP loses none on the way; these are what slow its TCP inside).
+drops_note() {
+	local row=$1 u n1 n2
+	u=$(($(udp_drops) - $2))
+	((u == 0)) || note "$row" "UDP socket buffers dropped $u datagrams"
+	n1=$(tun_dropped "$NS1")
+	n2=$(tun_dropped "$NS2")
+	((n1 + n2 == 0)) ||
+		note "$row" "$TUN dropped $n1 + $n2 packets on their way out"
+}
+
+tun_dropped() {
+	ip netns exec "$1" cat "/sys/class/net/$TUN/statistics/tx_dropped" \
+	    2>/dev/null || echo 0
 }
 
 # note ROW TEXT: add a remark to ROW's notes.
