@@ -47,7 +47,7 @@ declare -A SERVER=(			# for the markdown's legend
 	[socat-tcp]='socat TCP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[socat-udp]='socat UDP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[openvpn]='openvpn --proto tcp-server --dev tun --ifconfig 10.9.0.1 10.9.0.2
-	    --cipher none --auth none --tcp-nodelay'
+	    --cipher none --auth none --tcp-nodelay --txqueuelen 500'
 )
 declare -A CLIENT=(
 	[pipe]='cat fifo | vpn | nc HOST PORT >fifo'
@@ -326,7 +326,8 @@ up_socat_udp() {
 
 up_openvpn() {
 	local common=(--dev "$TUN" --dev-type tun --tun-mtu "$BENCH_MTU"
-	    --cipher none --auth none --disable-dco --tcp-nodelay --verb 1)
+	    --cipher none --auth none --disable-dco --tcp-nodelay
+	    --txqueuelen 500 --verb 1)	# the queue vpn's device gets by default
 	if ! command -v openvpn >/dev/null; then
 		ROW_SKIP="openvpn is not installed (Debian package openvpn)"
 		return 1
