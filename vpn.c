@@ -277,13 +277,29 @@ frame_put_hdr(uint8_t *p, size_t plen)
  * forwarded super-packet is never dropped for its size.
  */
 
-/* Add ${p}[0..${len}) to a one's complement sum, in memory order. */
+/*
+ * Add ${p}[0..${len}) to a one's complement sum, in memory order.  It runs
+ * over every byte a super-packet carries, so it takes 8 bytes a step into
+ * two sums (independent adds): 2^64 is 1 modulo 0xffff, so a carry out of
+ * a sum counts 1, and so do the two halves of a sum.
+ */
 static uint64_t
 csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
+	uint64_t w, a = 0, b = 0, carries = 0;
 	uint32_t w32;
 	uint16_t w16 = 0;
 
+	for (; len >= 2 * sizeof(w); p += 2 * sizeof(w), len -= 2 * sizeof(w)) {
+		memcpy(&w, p, sizeof(w));
+		a += w;
+		carries += a < w;
+		memcpy(&w, p + sizeof(w), sizeof(w));
+		b += w;
+		carries += b < w;
+	}
+	sum += (a & UINT32_MAX) + (a >> 32) + (b & UINT32_MAX) + (b >> 32) +
+	    carries;
 	for (; len >= sizeof(w32); p += sizeof(w32), len -= sizeof(w32)) {
 		memcpy(&w32, p, sizeof(w32));
 		sum += w32;

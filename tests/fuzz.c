@@ -121,6 +121,18 @@ sum_be(uint32_t sum, const uint8_t *p, size_t len)
 	return sum;
 }
 
+/* csum_add() at any alignment and length: the byte-wise sum, byte-swapped. */
+static void
+csum_check(const uint8_t *p, size_t len)
+{
+	size_t skip = len > 8 ? p[0] % 8 : 0;	/* misalign the start */
+	uint16_t ours = csum_fold(csum_add(0, p + skip, len - skip));
+	uint32_t ref = sum_be(0, p + skip, len - skip);
+
+	assert(ours == (uint16_t)(ref >> 8 | ref << 8) ||
+	    (ours == 0 && ref == 0xffff) || (ours == 0xffff && ref == 0));
+}
+
 /*
  * A packet frame_error() passed, as -o gives it to the device: a header
  * that stays inside the packet, segments that fit the MTU, and a checksum
@@ -307,6 +319,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m.offload && len <= FRAME_MAX && frame_error(p, len, len, 0) == NULL)
 		vnet_check(p, len, m.mtu);
 	vnet_csum_check(p, len);
+	csum_check(p, len);
 #endif
 	return 0;
 }
