@@ -49,6 +49,7 @@
 #define OUT_MAX		(256 * 1024)	/* stdout backlog; then tun waits */
 #define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
 #define PIPE_WANT	(1024 * 1024)	/* pipe size wanted; default 64 KiB */
+#define DGRAM_BUF	(4 * 1024 * 1024) /* UDP socket buffers; ~200 KiB default */
 #define IP4_HLEN	20		/* IPv4 header without options */
 #define IP6_HLEN	40		/* IPv6 fixed header */
 #define TCP_HLEN	20		/* TCP header without options */
@@ -988,6 +989,27 @@ pipe_grow(int fd)
 		(void)fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
 }
 
+/*
+ * A datagram socket drops what arrives while its buffer is full, and the
+ * default (about 200 KiB, a hundred-odd packets) fills in a moment of a
+ * TCP flow's burst: ask for more.  Root may pass net.core.rmem_max; others
+ * get at most that.  Best effort: a small buffer is slow, not wrong.
+ */
+static void
+dgram_bufs(void)
+{
+	int size = DGRAM_BUF;
+
+	if (setsockopt(STDIN_FILENO, SOL_SOCKET, SO_RCVBUFFORCE, &size,
+	    sizeof(size)) == -1)
+		(void)setsockopt(STDIN_FILENO, SOL_SOCKET, SO_RCVBUF, &size,
+		    sizeof(size));
+	if (setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUFFORCE, &size,
+	    sizeof(size)) == -1)
+		(void)setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &size,
+		    sizeof(size));
+}
+
 /* Parse the options into ${v}; exit 2 on misuse, 0 after -h or -V. */
 static void
 options(int argc, char *argv[], struct vpn *v)
@@ -1078,6 +1100,8 @@ main(int argc, char *argv[])
 	v.vnet = !v.tap;
 	v.offload = v.offload && v.vnet && !v.dgram;	/* 64 KiB > UDP's */
 	pw = v.user ? user_lookup(v.user) : NULL;
+	if (v.dgram)
+		dgram_bufs();	/* before -u: SO_RCVBUFFORCE needs root */
 	v.tun = tun_open(v.name, v.tap, v.vnet, v.ifname);
 	if (v.vnet) {
 		tun_offload(v.tun, v.ifname, v.offload);
