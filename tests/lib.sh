@@ -79,6 +79,10 @@ lib_cleanup() {
 	rm -rf "$TMP"
 }
 trap lib_cleanup EXIT
+# run.sh's timeout sends SIGTERM: exit, so that the EXIT trap cleans up
+# (a signal that kills bash skips it, and leaves the namespaces behind).
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # wait_for SECS CMD...: retry CMD until it succeeds, for at most SECS.
 # CMD's arguments are expanded once, here: put a $(...) in a function.
