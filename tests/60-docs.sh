@@ -5,6 +5,7 @@
 # - The rendered SYNOPSIS equals the usage line, word for word.
 # - mandoc -Tlint has nothing to say.
 # - The example frame in docs/protocol.md is a packet the kernel answers.
+# - make install puts vpn and vpn.1 under DESTDIR.
 . "$(dirname "$0")/lib.sh"
 need mandoc
 man=$ROOT/docs/vpn.1
@@ -27,7 +28,7 @@ say "${#flags} flags documented; SYNOPSIS equals usage"
 
 # The example frame, from the hex in protocol.md.
 fence='```'
-hex=$(sed -n "/^$fence\$/,/^$fence\$/p" "$ROOT/docs/protocol.md" | sed -n '2,5p' |
+hex=$(sed -n "/^${fence}text\$/,/^$fence\$/p" "$ROOT/docs/protocol.md" | sed -n '2,5p' |
     cut -c1-48 | tr -d ' \n')
 [[ $hex == "$(frame "$(ip4_echo 10.1.1.2 10.1.1.1 1)")" ]] ||
 	fail "protocol.md's example is $hex"
@@ -44,3 +45,11 @@ reply() { frames_in "$TMP/out" | grep -q "^45.\{22\}$(ip4hex 10.1.1.1)$(ip4hex 1
 wait_for 5 reply
 exec 5>&-
 say "protocol.md's example frame gets the kernel's echo reply"
+
+# make install puts the binary and the man page where the README says.
+dest=$TMP/dest
+cd "$ROOT" && make install DESTDIR="$dest" >/dev/null
+cmp -s "$ROOT/vpn" "$dest/usr/local/bin/vpn" || fail "make install: no /usr/local/bin/vpn"
+[[ -x $dest/usr/local/bin/vpn ]] || fail "make install: vpn is not executable"
+cmp -s "$man" "$dest/usr/local/share/man/man1/vpn.1" || fail "make install: no man1/vpn.1"
+say "make install: bin/vpn and share/man/man1/vpn.1 under DESTDIR"
