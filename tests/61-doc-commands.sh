@@ -4,7 +4,8 @@
 # The commands are the lines of the ```sh blocks of README.md, README.zh.md
 # and docs/*.md, and of the .Bd -literal blocks of docs/vpn.1; each, less a
 # leading "sudo " and a trailing "# comment", with its blanks squeezed,
-# must appear in tests/*.sh, .ci/run or the Makefile (this file aside).
+# must appear in tests/*.sh, .ci/run or the Makefile (this file aside),
+# outside comments.
 # - Every code fence says what it holds (sh or text), so that no block of
 #   commands escapes the check.
 # - The docs have at least MIN_COMMANDS commands, and a made-up one is not
@@ -22,7 +23,7 @@ sources=("$ROOT/.ci/run" "$ROOT/Makefile")
 for f in "$ROOT"/tests/*.sh; do
 	[[ $(basename "$f") == "$(basename "$0")" ]] || sources+=("$f")
 done
-haystack=$(cat "${sources[@]}" | squeeze)
+haystack=$(cat "${sources[@]}" | grep -v '^[[:blank:]]*#' | squeeze)	# no comments
 
 # commands: the command lines of the docs, one per line, "FILE: LINE".
 commands() {

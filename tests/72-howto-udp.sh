@@ -2,9 +2,9 @@
 # tests/72-howto-udp.sh - docs/howto.md recipe 5 (and the man page's UDP
 # example), line for line.
 #
-# - By hand: socat UDP on each gateway with vpn installed; once the client
-#   has spoken, the gateways ping each other, and vpn on both sides runs on
-#   a UDP socket (datagram mode).
+# - By hand: socat UDP on each gateway with vpn installed; the server's
+#   vpn starts with the client's first keepalive, the gateways ping each
+#   other, and vpn on both sides holds a UDP socket.
 # - With the scripts: host A and host B ping each other, and 5 MiB from
 #   host A to host B arrive whole, over UDP.
 . "$(dirname "$0")/lib-howto.sh"
@@ -23,14 +23,16 @@ hcli=$!
 wait_for 5 has_link "$GWA" tun0
 on "$GWA" <<'EOF'
 ip addr add 10.1.1.2/24 dev tun0; ip link set dev tun0 up
+ip link set dev tun0 mtu 1400
 EOF
-wait_for 5 carrier "$GWA" tun0
-# The server's vpn, and its tun0, start with the client's first datagram.
-ip netns exec "$GWA" ping -c 1 -W 1 10.1.1.1 >/dev/null || true
-wait_for 5 has_link "$GWB" tun0
+# The server's vpn, and its tun0, start with the client's first datagram:
+# its first keepalive, 10 s after it started.
+wait_for 15 has_link "$GWB" tun0
 on "$GWB" <<'EOF'
 ip addr add 10.1.1.1/24 dev tun0; ip link set dev tun0 up
+ip link set dev tun0 mtu 1400
 EOF
+wait_for 5 carrier "$GWA" tun0
 wait_for 5 carrier "$GWB" tun0
 on "$GWA" <<'EOF'
 ping -c 3 10.1.1.1

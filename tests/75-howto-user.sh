@@ -18,7 +18,7 @@ ip tuntap add dev tun0 mode tun user nobody
 ip addr add 10.1.1.1/24 dev tun0; ip link set dev tun0 up
 EOF
 on_bg srv "$GWB" "$TMP/tun" /dev/net/tun <<'EOF'
-runuser -u nobody -- sh -c 'mkfifo /tmp/fifo; cat /tmp/fifo | ./vpn | nc -l 33960 > /tmp/fifo'
+runuser -u nobody -- sh -c 'mkfifo /tmp/vpn-nobody; cat /tmp/vpn-nobody | vpn | nc -l 33960 > /tmp/vpn-nobody'
 EOF
 wait_for 5 listening "$GWB" 33960
 on_bg cli "$GWA" <<'EOF'
