@@ -3,7 +3,7 @@
 # example), line for line.
 #
 # - By hand: socat UDP on each gateway with vpn installed; the server's
-#   vpn starts with the client's first keepalive, the gateways ping each
+#   vpn starts with the client's first datagram, the gateways ping each
 #   other, and vpn on both sides holds a UDP socket.
 # - With the scripts: host A and host B ping each other, and 5 MiB from
 #   host A to host B arrive whole, over UDP.
@@ -26,7 +26,8 @@ ip addr add 10.1.1.2/24 dev tun0; ip link set dev tun0 up
 ip link set dev tun0 mtu 1400
 EOF
 # The server's vpn, and its tun0, start with the client's first datagram:
-# its first keepalive, 10 s after it started.
+# here the packet the client's kernel sends as its tun0 comes up, at the
+# latest the client's first keepalive, 10 s after it started.
 wait_for 15 has_link "$GWB" tun0
 on "$GWB" <<'EOF'
 ip addr add 10.1.1.1/24 dev tun0; ip link set dev tun0 up
