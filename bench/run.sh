@@ -21,7 +21,7 @@ BENCH_SECS=${BENCH_SECS:-4}		# length of one iperf3 run
 BENCH_RUNS=${BENCH_RUNS:-3}		# runs per cell; the cell is their median
 BENCH_MTU=${BENCH_MTU:-1500}		# tunnel MTU; the targets assume 1500
 BENCH_PINGS=${BENCH_PINGS:-20}		# echo requests, 10 ms apart
-BENCH_ROWS=${BENCH_ROWS:-direct pipe socket udp socat-tcp socat-udp openvpn}
+BENCH_ROWS=${BENCH_ROWS:-direct pipe socket socket-cubic udp socat-tcp socat-udp openvpn}
 BENCH_OUT=${BENCH_OUT:-$ROOT/bench/last.md}
 VPN_FLAGS=${VPN_FLAGS:-}
 PORT=33960				# the tunnel's port; each row adds its index
@@ -29,12 +29,15 @@ NS1=vpnb-$$-1 NS2=vpnb-$$-2
 LINK1=192.0.2.1 LINK2=192.0.2.2		# TEST-NET-1, only inside our namespaces
 ADDR1=10.9.0.1 ADDR2=10.9.0.2
 TUN=tun0
+CC_DEFAULT=/proc/sys/net/ipv4/tcp_congestion_control
+CC_AVAILABLE=/proc/sys/net/ipv4/tcp_available_congestion_control
 TUNNEL_COMMS='cat nc openvpn socat'	# processes whose CPU time is the tunnel's
 VPN='' VPN_COMM='' TMP='' UNDO=() VFLAGS=() ROW_PIDS=()
 declare -A LABEL=(
 	[direct]='direct veth (the limit)'
 	[pipe]='vpn, nc pipeline'
 	[socket]='vpn, TCP socket'
+	[socket-cubic]='vpn, TCP socket, cubic'
 	[udp]='vpn -D, UDP'
 	[socat-tcp]='socat TUN, TCP (peer)'
 	[socat-udp]='socat TUN, UDP (peer)'
@@ -43,6 +46,7 @@ declare -A LABEL=(
 declare -A SERVER=(			# for the markdown's legend
 	[pipe]='cat fifo | vpn | nc -l PORT >fifo'
 	[socket]='socat TCP-LISTEN:PORT EXEC:vpn,nofork'
+	[socket-cubic]='socat TCP-LISTEN:PORT,setsockopt-string=6:13:cubic EXEC:vpn,nofork'
 	[udp]='socat UDP-LISTEN:PORT EXEC:"vpn -D",nofork'
 	[socat-tcp]='socat TCP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[socat-udp]='socat UDP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
@@ -52,6 +56,7 @@ declare -A SERVER=(			# for the markdown's legend
 declare -A CLIENT=(
 	[pipe]='cat fifo | vpn | nc HOST PORT >fifo'
 	[socket]='socat TCP:HOST:PORT EXEC:vpn,nofork'
+	[socket-cubic]='socat TCP:HOST:PORT,setsockopt-string=6:13:cubic EXEC:vpn,nofork'
 	[udp]='socat UDP:HOST:PORT EXEC:"vpn -D -k 1",nofork'
 	[socat-tcp]='socat TCP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
 	[socat-udp]='socat UDP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
@@ -290,12 +295,26 @@ vpn_exec() {
 	echo "${words[*]}"
 }
 
+# up_socket [NAME [SOCKOPT]]: the socket row, SOCKOPT on both sockets.
 up_socket() {
-	local exe
+	local name=${1:-socket} opt=${2:+,$2} exe
 	exe=$(vpn_exec)
-	ends socket socat "TCP-LISTEN:$ROW_PORT,reuseaddr" "EXEC:$exe,nofork" -- \
-	    socat "TCP:$LINK1:$ROW_PORT" "EXEC:$exe,nofork" &&
+	ends "$name" socat "TCP-LISTEN:$ROW_PORT,reuseaddr$opt" \
+	    "EXEC:$exe,nofork" -- \
+	    socat "TCP:$LINK1:$ROW_PORT$opt" "EXEC:$exe,nofork" &&
 		tun_ready tun_up
+}
+
+# The same with cubic as the tunnel connection's congestion control
+# (TCP_CONGESTION is option 13 at level IPPROTO_TCP, 6): BBR, the default
+# on some hosts, paces that connection, and the tunnel pays for it.  The
+# flows inside keep the host's default.
+up_socket_cubic() {
+	if ! grep -qw cubic "$CC_AVAILABLE"; then
+		ROW_SKIP="cubic is not in $CC_AVAILABLE"
+		return 1
+	fi
+	up_socket socket-cubic setsockopt-string=6:13:cubic
 }
 
 up_udp() {
@@ -651,7 +670,7 @@ targets() {
 	printf 'socket transport >= 50 %% of direct\t%s\n' "$(ratio_target socket 50)"
 	printf 'nc pipeline >= 15 %% of direct\t%s\n' "$(ratio_target pipe 15)"
 	printf 'vpn ahead of the TCP peers\t%s\n' \
-	    "$(ahead_target 'pipe socket' 'socat-tcp openvpn')"
+	    "$(ahead_target 'pipe socket socket-cubic' 'socat-tcp openvpn')"
 	printf 'vpn ahead of the UDP peer\t%s\n' "$(ahead_target udp socat-udp)"
 	if [[ -n ${CELL[socket:rttavg]:-} && -n ${CELL[direct:rttavg]:-} ]]; then
 		added=$(awk -v s="${CELL[socket:rttavg]}" -v d="${CELL[direct:rttavg]}" \
@@ -681,6 +700,7 @@ machine() {
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	printf '%s; %s, %s cores; %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	    "${cpu:-unknown CPU}" "$(nproc)" "$(uname -sr)"
+	printf 'TCP congestion control: %s\n' "$(cat "$CC_DEFAULT" 2>/dev/null || echo unknown)"
 	printf '%s (%s), flags '"'%s'"'; tunnel MTU %s; median of %s runs of %s s\n' \
 	    "$("$VPN" -V 2>&1 || true)" \
 	    "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo git?)" \
