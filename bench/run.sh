@@ -31,6 +31,8 @@ ADDR1=10.9.0.1 ADDR2=10.9.0.2
 TUN=tun0
 CC_DEFAULT=/proc/sys/net/ipv4/tcp_congestion_control
 CC_AVAILABLE=/proc/sys/net/ipv4/tcp_available_congestion_control
+# socat's option for cubic on its socket: TCP_CONGESTION (13) at IPPROTO_TCP (6)
+CUBIC=setsockopt-string=6:13:cubic
 TUNNEL_COMMS='cat nc openvpn socat'	# processes whose CPU time is the tunnel's
 VPN='' VPN_COMM='' TMP='' UNDO=() VFLAGS=() ROW_PIDS=()
 declare -A LABEL=(
@@ -46,7 +48,7 @@ declare -A LABEL=(
 declare -A SERVER=(			# for the markdown's legend
 	[pipe]='cat fifo | vpn | nc -l PORT >fifo'
 	[socket]='socat TCP-LISTEN:PORT EXEC:vpn,nofork'
-	[socket-cubic]='socat TCP-LISTEN:PORT,setsockopt-string=6:13:cubic EXEC:vpn,nofork'
+	[socket-cubic]="socat TCP-LISTEN:PORT,$CUBIC EXEC:vpn,nofork"
 	[udp]='socat UDP-LISTEN:PORT EXEC:"vpn -D",nofork'
 	[socat-tcp]='socat TCP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[socat-udp]='socat UDP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
@@ -56,7 +58,7 @@ declare -A SERVER=(			# for the markdown's legend
 declare -A CLIENT=(
 	[pipe]='cat fifo | vpn | nc HOST PORT >fifo'
 	[socket]='socat TCP:HOST:PORT EXEC:vpn,nofork'
-	[socket-cubic]='socat TCP:HOST:PORT,setsockopt-string=6:13:cubic EXEC:vpn,nofork'
+	[socket-cubic]="socat TCP:HOST:PORT,$CUBIC EXEC:vpn,nofork"
 	[udp]='socat UDP:HOST:PORT EXEC:"vpn -D -k 1",nofork'
 	[socat-tcp]='socat TCP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
 	[socat-udp]='socat UDP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
@@ -305,16 +307,15 @@ up_socket() {
 		tun_ready tun_up
 }
 
-# The same with cubic as the tunnel connection's congestion control
-# (TCP_CONGESTION is option 13 at level IPPROTO_TCP, 6): BBR, the default
-# on some hosts, paces that connection, and the tunnel pays for it.  The
-# flows inside keep the host's default.
+# The same with cubic as the tunnel connection's congestion control: BBR,
+# the default on some hosts, paces that connection, and the tunnel pays for
+# it.  The flows inside keep the host's default.
 up_socket_cubic() {
 	if ! grep -qw cubic "$CC_AVAILABLE"; then
 		ROW_SKIP="cubic is not in $CC_AVAILABLE"
 		return 1
 	fi
-	up_socket socket-cubic setsockopt-string=6:13:cubic
+	up_socket socket-cubic "$CUBIC"
 }
 
 up_udp() {
@@ -700,7 +701,8 @@ machine() {
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	printf '%s; %s, %s cores; %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	    "${cpu:-unknown CPU}" "$(nproc)" "$(uname -sr)"
-	printf 'TCP congestion control: %s\n' "$(cat "$CC_DEFAULT" 2>/dev/null || echo unknown)"
+	printf 'TCP congestion control: %s\n' \
+	    "$(cat "$CC_DEFAULT" 2>/dev/null || echo unknown)"
 	printf '%s (%s), flags '"'%s'"'; tunnel MTU %s; median of %s runs of %s s\n' \
 	    "$("$VPN" -V 2>&1 || true)" \
 	    "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo git?)" \
