@@ -50,7 +50,9 @@ SIGINT or SIGTERM undoes every change it made.
   -t secs      end a session when the server is silent secs (default 30)
 
 Environment: VPN, the vpn binary (default: ../vpn beside this script,
-else vpn on PATH).  Firewall rules are tagged "vpn:IFACE".
+else vpn on PATH).  Firewall rules are tagged "vpn:IFACE".  A FORWARD
+chain whose policy drops is reported, with rules that would accept the
+tunnel's traffic, and left as it is.
 EOF
 }
 

@@ -206,12 +206,27 @@ setup_forwarding() {
 	    -j TCPMSS --clamp-mss-to-pmtu)
 	forwarding net.ipv4.ip_forward
 	ipt iptables mangle FORWARD "${clamp[@]}"
+	forward_policy iptables
 	if uses_ipv6; then
 		forwarding net.ipv6.conf.all.forwarding
 		if command -v ip6tables >/dev/null; then
 			ipt ip6tables mangle FORWARD "${clamp[@]}"
+			forward_policy ip6tables
 		fi
 	fi
+}
+
+# forward_policy CMD: a FORWARD chain that drops by default (Docker makes it
+# so) drops the tunnel's forwarded traffic too.  Say so, and what would let
+# it through; opening the admin's firewall is not ours to do.
+forward_policy() {
+	local policy
+	policy=$("$1" -w -S FORWARD 2>/dev/null | sed -n 's/^-P FORWARD //p')
+	[[ -n $policy && $policy != ACCEPT ]] || return 0
+	say "$1: the FORWARD chain's policy is $policy: nothing is forwarded" \
+	    "to or from $IFACE until a rule accepts it, as these would:"
+	say "  $1 -I FORWARD -i $IFACE -j ACCEPT"
+	say "  $1 -I FORWARD -o $IFACE -j ACCEPT"
 }
 
 # fifos: a private directory for the session FIFOs, in $TMPDIR or /tmp.

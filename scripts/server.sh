@@ -48,7 +48,9 @@ Runs in the foreground; SIGINT or SIGTERM undoes every change it made.
   -u user      make the device owned by user, who may then attach to it
 
 Environment: VPN, the vpn binary (default: ../vpn beside this script,
-else vpn on PATH).  Firewall rules are tagged "vpn:IFACE".
+else vpn on PATH).  Firewall rules are tagged "vpn:IFACE".  A FORWARD
+chain whose policy drops is reported, with rules that would accept the
+tunnel's traffic, and left as it is.
 EOF
 }
 
