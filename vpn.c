@@ -30,6 +30,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -57,9 +58,20 @@
 #define IP4_HLEN	20		/* IPv4 header without options */
 #define IP6_HLEN	40		/* IPv6 fixed header */
 #define TCP_HLEN	20		/* TCP header without options */
+#define HDR_MAX		(60 + 60)	/* IPv4 and TCP headers, longest */
 #define TCP_CSUM_OFF	16		/* checksum's place in the TCP header */
 #define TCP_FLAGS_OFF	13		/* flags' offset in the TCP header */
 #define TCP_CWR		0x80		/* congestion window reduced (ECN) */
+#define TCP_ACK		0x10
+#define TCP_PSH		0x08
+#define TCP_FIN		0x01
+#define TCP_SEQ_OFF	4		/* sequence number's offset */
+#define IP4_LEN_OFF	2		/* IPv4 total length */
+#define IP4_ID_OFF	4		/* IPv4 identification */
+#define IP4_CSUM_OFF	10		/* IPv4 header checksum */
+#define IP6_LEN_OFF	4		/* IPv6 payload length */
+#define UDP_SEGS_MAX	64		/* datagrams a UDP_SEGMENT send cuts */
+#define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 #define MTU_REFRESH_MS	1000		/* how stale the device's MTU may be */
 #define MS_PER_S	1000
@@ -96,6 +108,9 @@ struct vpn {
 	long long	 mtu_ms;	/* when mtu was read */
 	int		 dgram;		/* -D: a packet per read and write */
 	int		 dgram_eof;	/* empty read: EOF, not keepalive */
+	int		 gso;		/* -D: stdout sends runs of datagrams */
+	int		 gro;		/* -D: stdin reads runs of datagrams */
+	uint8_t		*seg;		/* -D: a super-packet to cut up */
 	int		 verbose;
 	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
 	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
@@ -263,6 +278,15 @@ frame_next(const uint8_t *p, size_t len, size_t *plen)
 	return len < FRAME_HDR + *plen ? 0 : FRAME_HDR + *plen;
 }
 
+/* Store ${v} at ${p}, in network byte order. */
+static void
+put16(uint8_t *p, size_t v)
+{
+	uint16_t w = htons((uint16_t)v);
+
+	memcpy(p, &w, sizeof(w));
+}
+
 static void
 frame_put_hdr(uint8_t *p, size_t plen)
 {
@@ -398,6 +422,20 @@ vnet_csum(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h)
 	return 1;
 }
 
+/* The TCP pseudo-header's sum: addresses, protocol, TCP length. */
+static uint64_t
+tcp_pseudo(const uint8_t *pkt, int v6, size_t tcplen)
+{
+	uint64_t sum;
+	uint16_t word;
+
+	sum = v6 ? csum_add(0, pkt + 8, 32) : csum_add(0, pkt + 12, 8);
+	word = htons(IPPROTO_TCP);
+	sum += word;
+	word = htons((uint16_t)tcplen);
+	return sum + word;
+}
+
 /*
  * vnet_hdr(pkt, len, mtu, h): the header under which the device takes
  * ${pkt}, a whole packet that frame_error() passed.  A TCP packet longer
@@ -410,7 +448,6 @@ vnet_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
 {
 	size_t iphl, thl;
 	uint16_t word;
-	uint64_t sum;
 	int v6 = pkt[0] >> 4 == 6;
 
 	memset(h, 0, sizeof(*h));
@@ -424,13 +461,7 @@ vnet_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
 	if (thl < TCP_HLEN || len < iphl + thl || mtu <= iphl + thl)
 		return;
 
-	/* The pseudo-header: addresses, protocol, TCP length. */
-	sum = v6 ? csum_add(0, pkt + 8, 32) : csum_add(0, pkt + 12, 8);
-	word = htons(IPPROTO_TCP);
-	sum += word;
-	word = htons((uint16_t)(len - iphl));
-	sum += word;
-	word = csum_fold(sum);
+	word = csum_fold(tcp_pseudo(pkt, v6, len - iphl));
 	memcpy(pkt + iphl + TCP_CSUM_OFF, &word, sizeof(word));
 
 	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -497,13 +528,15 @@ tun_mtu(struct vpn *v)
 }
 
 /*
- * tun_write(v, pkt, len): give one packet to the device in one write.
+ * tun_write(v, pkt, len, cut): give one packet to the device in one write;
+ * a TCP packet longer than ${cut} (0: the device's MTU) it may cut into
+ * packets of that size.
  * Returns 0 if the device cannot take it now (EAGAIN), else 1: written or
  * dropped.  A device that is down, or refuses this packet, loses only the
  * packet, as a router's queue would; a device that is gone ends us.
  */
 static int
-tun_write(struct vpn *v, uint8_t *pkt, size_t len)
+tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t cut)
 {
 	struct virtio_net_hdr h;
 	struct iovec iov[2] = {
@@ -513,7 +546,7 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len)
 	ssize_t n;
 
 	if (v->vnet) {
-		vnet_hdr(pkt, len, tun_mtu(v), &h);
+		vnet_hdr(pkt, len, cut ? cut : tun_mtu(v), &h);
 		n = writev(v->tun, iov, 2);
 	} else
 		n = write(v->tun, pkt, len);
@@ -567,7 +600,7 @@ frames_to_tun(struct vpn *v)
 			v->st.ka_rx++;
 		else if ((why = frame_error(f + FRAME_HDR, plen, plen, v->tap)))
 			return why;
-		else if (!tun_write(v, f + FRAME_HDR, plen))
+		else if (!tun_write(v, f + FRAME_HDR, plen, 0))
 			return NULL;	/* the frame stays for POLLOUT */
 		buf_consume(&v->in, flen);
 		v->inpos += flen;
@@ -621,19 +654,197 @@ dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
 			    why, len);
 		return;
 	}
-	if (!tun_write(v, pkt, len))
+	if (!tun_write(v, pkt, len, 0))
 		v->st.dropped++;	/* no queue for datagrams */
 }
 
-/* Read one datagram per read; returns 0 at EOF. */
+/* Is ${p}[0..${len}) a TCP packet with a correct checksum? */
+static int
+tcp_csum_ok(const uint8_t *p, size_t len, size_t th, int v6)
+{
+	return csum_fold(csum_add(tcp_pseudo(p, v6, len - th), p + th,
+	    len - th)) == 0xffff;
+}
+
+/* Zero the header fields that change from one TCP segment to the next. */
+static void
+tcp_hdr_blank(uint8_t *h, size_t th, int v6)
+{
+	if (v6)
+		memset(h + IP6_LEN_OFF, 0, sizeof(uint16_t));
+	else {
+		memset(h + IP4_LEN_OFF, 0, sizeof(uint16_t));
+		memset(h + IP4_ID_OFF, 0, sizeof(uint16_t));
+		memset(h + IP4_CSUM_OFF, 0, sizeof(uint16_t));
+	}
+	memset(h + th + TCP_SEQ_OFF, 0, sizeof(uint32_t));
+	h[th + TCP_FLAGS_OFF] = 0;
+	memset(h + th + TCP_CSUM_OFF, 0, sizeof(uint16_t));
+}
+
+/* Do two segments of one TCP stream have the same ${hl} bytes of headers? */
+static int
+tcp_same_hdr(const uint8_t *p, const uint8_t *q, size_t th, size_t hl, int v6)
+{
+	uint8_t a[HDR_MAX], b[HDR_MAX];
+
+	memcpy(a, p, hl);
+	memcpy(b, q, hl);
+	tcp_hdr_blank(a, th, v6);
+	tcp_hdr_blank(b, th, v6);
+	return memcmp(a, b, hl) == 0;
+}
+
+/*
+ * tcp_head(p, len, &th, &hl): may the datagram ${p} start or join a merge:
+ * a whole TCP segment with payload, in IPv4 (not a fragment) or IPv6 with
+ * no extension header, every checksum right?  The TCP header's offset goes
+ * to ${th}, the headers' length to ${hl}.
+ */
+static int
+tcp_head(const uint8_t *p, size_t len, size_t *th, size_t *hl)
+{
+	int v6 = p[0] >> 4 == 6;
+
+	if (len < IP4_HLEN || frame_error(p, len, len, 0))
+		return 0;
+	if (v6)
+		*th = IP6_HLEN;
+	else {
+		*th = (size_t)(p[0] & 0xf) * 4;
+		if (p[6] & 0x3f || p[7] ||	/* a fragment */
+		    csum_fold(csum_add(0, p, *th)) != 0xffff)
+			return 0;
+	}
+	if (p[v6 ? 6 : 9] != IPPROTO_TCP || *th + TCP_HLEN > len)
+		return 0;
+	*hl = *th + (size_t)(p[*th + 12] >> 4) * 4;
+	return *hl >= *th + TCP_HLEN && *hl < len &&
+	    tcp_csum_ok(p, len, *th, v6);
+}
+
+/*
+ * tcp_merge(p, len, seg, &used, &cut): a run of datagrams at ${p}, ${len}
+ * bytes in all and ${seg} each but maybe the last, may begin with segments
+ * of one TCP stream in order, as tcp_segment() cut them.  Join those into
+ * one packet at ${p}, as the kernel's GRO would, so that the device and the
+ * stack above it take them in one go.  Returns the joined packet's length,
+ * or 0 if fewer than two joined; ${used} is the bytes of the run taken,
+ * ${cut} the size of the packets the joined one was made of.
+ */
+static size_t
+tcp_merge(uint8_t *p, size_t len, size_t seg, size_t *used, size_t *cut)
+{
+	size_t th, hl, th2, hl2, at, qlen;
+	uint32_t seq0, want;
+	uint16_t word;
+	uint8_t *q, f;
+	int v6 = p[0] >> 4 == 6;
+
+	*used = *cut = len < seg ? len : seg;
+	if (len <= seg || !tcp_head(p, seg, &th, &hl))
+		return 0;
+	f = p[th + TCP_FLAGS_OFF];
+	if ((f & ~TCP_CWR) != TCP_ACK)	/* PSH, FIN, SYN, ...: alone */
+		return 0;
+	memcpy(&seq0, p + th + TCP_SEQ_OFF, sizeof(seq0));
+	for (at = seg; *used < len; ) {
+		q = p + *used;
+		qlen = len - *used < seg ? len - *used : seg;
+		want = htonl(ntohl(seq0) + (uint32_t)(at - hl));
+		if (!tcp_head(q, qlen, &th2, &hl2) || th2 != th || hl2 != hl ||
+		    at + qlen - hl > FRAME_MAX ||
+		    !tcp_same_hdr(p, q, th, hl, v6) ||
+		    memcmp(q + th + TCP_SEQ_OFF, &want, sizeof(want)) ||
+		    ((f = q[th + TCP_FLAGS_OFF]) & ~TCP_PSH) != TCP_ACK)
+			break;
+		/* Left of q, whose headers are no longer needed. */
+		memmove(p + at, q + hl, qlen - hl);
+		at += qlen - hl;
+		*used += qlen;
+		p[th + TCP_FLAGS_OFF] |= f;	/* PSH, from the last */
+		if (f & TCP_PSH || qlen < seg)
+			break;
+	}
+	if (at == seg)
+		return 0;
+	if (v6)
+		put16(p + IP6_LEN_OFF, at - IP6_HLEN);
+	else {
+		put16(p + IP4_LEN_OFF, at);
+		memset(p + IP4_CSUM_OFF, 0, sizeof(word));
+		word = (uint16_t)~csum_fold(csum_add(0, p, th));
+		memcpy(p + IP4_CSUM_OFF, &word, sizeof(word));
+	}
+	return at;
+}
+
+/*
+ * dgram_recv(v, &seg): read a datagram, or with UDP_GRO a run of them that
+ * the kernel kept together, ${seg} bytes each but maybe the last.
+ */
+static ssize_t
+dgram_recv(struct vpn *v, size_t *seg)
+{
+	union {
+		char		 buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	 align;
+	} u;
+	struct iovec iov = { .iov_base = v->in.p, .iov_len = v->in.cap };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+	int size;
+
+	if (!v->gro) {
+		*seg = v->in.cap;
+		return read(STDIN_FILENO, v->in.p, v->in.cap);
+	}
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	if ((n = recvmsg(STDIN_FILENO, &m, 0)) == -1)
+		return -1;
+	*seg = (size_t)n;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+			memcpy(&size, CMSG_DATA(c), sizeof(size));
+			if (size > 0)
+				*seg = (size_t)size;
+		}
+	return n;
+}
+
+/*
+ * dgram_run_to_tun(v, p, len, seg, &used): give the device the first
+ * packet of a run of datagrams, or the first few joined if they can be.
+ */
+static void
+dgram_run_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg,
+    size_t *used)
+{
+	size_t plen, cut;
+
+	if (!v->offload || (plen = tcp_merge(p, len, seg, used, &cut)) == 0) {
+		*used = len < seg ? len : seg;
+		dgram_to_tun(v, p, *used);
+	} else if (tun_write(v, p, plen, cut)) {
+		/* Count what came, as the sender counted it. */
+		v->st.rx_pkts += (*used + seg - 1) / seg - 1;
+		v->st.rx_bytes += *used - plen;
+	} else
+		v->st.dropped++;
+}
+
+/* Read datagrams, give each to the device; returns 0 at EOF. */
 static int
 stdin_read_dgram(struct vpn *v)
 {
 	ssize_t n;
+	size_t off, seg, used;
 	int i;
 
 	for (i = 0; i < READ_BATCH; i++) {
-		n = read(STDIN_FILENO, v->in.p, v->in.cap);
+		n = dgram_recv(v, &seg);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 1;
@@ -646,7 +857,11 @@ stdin_read_dgram(struct vpn *v)
 			v->eof = 1;
 			return 0;
 		}
-		dgram_to_tun(v, v->in.p, (size_t)n);
+		if (n == 0)
+			dgram_to_tun(v, v->in.p, 0);	/* a keepalive */
+		for (off = 0; off < (size_t)n; off += used)
+			dgram_run_to_tun(v, v->in.p + off, (size_t)n - off, seg,
+			    &used);
 	}
 	return 1;
 }
@@ -686,16 +901,77 @@ frame_queue(struct vpn *v, size_t plen)
 }
 
 /*
- * tun_packet(v, p): read one packet from the device to ${p}.  Returns its
- * length, 0 for none now, or -1 for one to drop: longer than a frame may
- * be (a TAP MTU near 64 KiB), or with a header that makes no sense.
+ * tcp_segment(v, p, len, h): cut the TCP super-packet ${p} into the packets
+ * the kernel would have sent without offloads, h->gso_size bytes of payload
+ * each and every checksum complete, and queue each as a frame.  A stream
+ * carries a super-packet whole; a datagram must fit the path.  Returns 0,
+ * and queues nothing, if ${h} makes no sense for ${p} or the segments do
+ * not fit in out (only with an MTU too small for TCP to use offloads).
+ */
+static int
+tcp_segment(struct vpn *v, const uint8_t *p, size_t len,
+    const struct virtio_net_hdr *h)
+{
+	size_t th = h->csum_start, thl, hl, mss = h->gso_size, off, plen;
+	uint32_t seq0, seq;
+	uint16_t id0, word;
+	uint8_t *q;
+	int v6 = p[0] >> 4 == 6;
+
+	if ((h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) !=
+	    (v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4) ||
+	    th + TCP_HLEN > len || (v6 ? th < IP6_HLEN :
+	    th != (size_t)(p[0] & 0xf) * 4))
+		return 0;
+	thl = (size_t)(p[th + 12] >> 4) * 4;
+	hl = th + thl;
+	if (thl < TCP_HLEN || hl >= len || mss == 0 ||
+	    len - hl + (len - hl + mss - 1) / mss * (FRAME_HDR + hl) >
+	    buf_room(&v->out))
+		return 0;
+	memcpy(&seq0, p + th + TCP_SEQ_OFF, sizeof(seq0));
+	memcpy(&id0, p + IP4_ID_OFF, sizeof(id0));
+	for (off = 0; off < len - hl; off += plen) {
+		plen = len - hl - off < mss ? len - hl - off : mss;
+		q = buf_tail(&v->out) + FRAME_HDR;
+		memcpy(q, p, hl);
+		memcpy(q + hl, p + hl + off, plen);
+		if (v6)
+			put16(q + IP6_LEN_OFF, hl + plen - IP6_HLEN);
+		else {
+			put16(q + IP4_LEN_OFF, hl + plen);
+			put16(q + IP4_ID_OFF, ntohs(id0) + off / mss);
+			memset(q + IP4_CSUM_OFF, 0, sizeof(word));
+			word = (uint16_t)~csum_fold(csum_add(0, q, th));
+			memcpy(q + IP4_CSUM_OFF, &word, sizeof(word));
+		}
+		seq = htonl(ntohl(seq0) + (uint32_t)off);
+		memcpy(q + th + TCP_SEQ_OFF, &seq, sizeof(seq));
+		if (off > 0)		/* as the kernel's own segmentation */
+			q[th + TCP_FLAGS_OFF] &= (uint8_t)~TCP_CWR;
+		if (off + plen < len - hl)
+			q[th + TCP_FLAGS_OFF] &= (uint8_t)~(TCP_PSH | TCP_FIN);
+		memset(q + th + TCP_CSUM_OFF, 0, sizeof(word));
+		word = (uint16_t)~csum_fold(csum_add(tcp_pseudo(q, v6,
+		    thl + plen), q + th, thl + plen));
+		memcpy(q + th + TCP_CSUM_OFF, &word, sizeof(word));
+		frame_queue(v, hl + plen);
+		v->st.tx_pkts++;
+		v->st.tx_bytes += hl + plen;
+	}
+	return 1;
+}
+
+/*
+ * tun_packet(v, p, h): read one packet from the device to ${p}, its virtio
+ * header (TUN) to ${h}.  Returns its length, 0 for none now, or -1 for one
+ * to drop: longer than a frame may be (a TAP MTU near 64 KiB).
  */
 static ssize_t
-tun_packet(struct vpn *v, uint8_t *p)
+tun_packet(struct vpn *v, uint8_t *p, struct virtio_net_hdr *h)
 {
-	struct virtio_net_hdr h;
 	struct iovec iov[2] = {
-		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = h, .iov_len = sizeof(*h) },
 		{ .iov_base = p, .iov_len = FRAME_MAX + 1 },
 	};
 	ssize_t n;
@@ -712,49 +988,131 @@ tun_packet(struct vpn *v, uint8_t *p)
 		err(1, "%s: read", v->ifname);
 	}
 	if (v->vnet)
-		n = n < (ssize_t)sizeof(h) ? 0 : n - (ssize_t)sizeof(h);
-	if (n > FRAME_MAX || (v->vnet && !vnet_csum(p, (size_t)n, &h)))
-		return -1;
-	return n;
+		n = n < (ssize_t)sizeof(*h) ? 0 : n - (ssize_t)sizeof(*h);
+	return n > FRAME_MAX ? -1 : n;
 }
 
-/* Read packets from the device while out has room for one more. */
+/*
+ * Read packets from the device while out has room for one more.  In
+ * datagram mode a super-packet is read aside, then cut into segments
+ * after what out holds: room for both halves of that.
+ */
 static void
 tun_read(struct vpn *v)
 {
+	struct virtio_net_hdr h;
+	size_t want = v->seg ? 2 * FRAME_ROOM : FRAME_ROOM;
+	uint8_t *p;
 	ssize_t n;
 	int i;
 
-	for (i = 0; i < READ_BATCH && buf_room(&v->out) >= FRAME_ROOM; i++) {
-		if ((n = tun_packet(v, buf_tail(&v->out) + FRAME_HDR)) == 0)
+	memset(&h, 0, sizeof(h));
+	for (i = 0; i < READ_BATCH && buf_room(&v->out) >= want; i++) {
+		p = v->seg ? v->seg : buf_tail(&v->out) + FRAME_HDR;
+		if ((n = tun_packet(v, p, &h)) == 0)
 			return;
-		if (n == -1) {
-			v->st.dropped++;
+		if (n > 0 && v->seg && h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+			if (!tcp_segment(v, p, (size_t)n, &h))
+				v->st.dropped++;
 			continue;
 		}
+		if (n == -1 || (v->vnet && !vnet_csum(p, (size_t)n, &h))) {
+			v->st.dropped++;	/* a header making no sense */
+			continue;
+		}
+		if (v->seg)
+			memcpy(buf_tail(&v->out) + FRAME_HDR, p, (size_t)n);
 		frame_queue(v, (size_t)n);
 		v->st.tx_pkts++;
 		v->st.tx_bytes += (size_t)n;
 	}
 }
 
-/* Write queued frames one datagram each; 0 if stdout is full. */
+/*
+ * dgram_run(v, iov, &bytes): the frames at the head of out that one send
+ * can carry as datagrams, each in an iov: with UDP_SEGMENT, a run of
+ * packets of one length and maybe a shorter last one (as a super-packet
+ * cut up makes), else one.  Returns how many, 0 for none; their frames
+ * take ${bytes} of out.
+ */
+static size_t
+dgram_run(const struct vpn *v, struct iovec *iov, size_t *bytes)
+{
+	const uint8_t *f = v->out.p + v->out.off;
+	size_t k = 0, flen, plen, seg = 0, sum = 0;
+
+	*bytes = 0;
+	while (k < (v->gso ? UDP_SEGS_MAX : 1) &&
+	    (flen = frame_next(f + *bytes, v->out.len - *bytes, &plen))) {
+		if (k > 0 && (plen == 0 || plen > seg ||
+		    sum + plen > UDP_GSO_MAX))
+			break;
+		iov[k].iov_base = (void *)(f + *bytes + FRAME_HDR);
+		iov[k++].iov_len = plen;
+		*bytes += flen;
+		sum += plen;
+		if (k == 1)
+			seg = plen;
+		else if (plen < seg)
+			break;		/* a short one ends a run */
+	}
+	return k;
+}
+
+/* Send ${k} datagrams of ${iov} in one call, cut at iov[0]'s length. */
+static ssize_t
+dgram_send(struct iovec *iov, size_t k)
+{
+	union {
+		char		 buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr	 align;
+	} u;
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = k };
+	struct cmsghdr *c;
+	uint16_t seg = (uint16_t)iov[0].iov_len;
+
+	if (k == 1)		/* any datagram socket */
+		return write(STDOUT_FILENO, iov[0].iov_base, iov[0].iov_len);
+	memset(&u, 0, sizeof(u));
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = IPPROTO_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(seg));
+	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	return sendmsg(STDOUT_FILENO, &m, 0);
+}
+
+/*
+ * Write queued frames one datagram each, runs of them in one send where
+ * UDP_SEGMENT works; 0 if stdout is full.  A run the kernel will not cut
+ * (a datagram longer than the path's MTU, a device without checksum
+ * offload) turns it off, and goes again one by one.
+ */
 static int
 stdout_flush_dgram(struct vpn *v)
 {
-	size_t flen, plen;
+	struct iovec iov[UDP_SEGS_MAX];
+	size_t k, bytes;
 
-	while ((flen = frame_next(v->out.p + v->out.off, v->out.len, &plen))) {
-		if (write(STDOUT_FILENO, v->out.p + v->out.off + FRAME_HDR,
-		    plen) == -1) {
+	while ((k = dgram_run(v, iov, &bytes)) > 0) {
+		if (dgram_send(iov, k) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return !(v->out_blocked = 1);
+			if (k > 1 && (errno == EINVAL || errno == EIO ||
+			    errno == EMSGSIZE || errno == EOPNOTSUPP)) {
+				if (v->verbose)
+					warn("stdout: UDP_SEGMENT, off");
+				v->gso = 0;
+				continue;
+			}
 			if (errno != ECONNREFUSED && errno != ENOBUFS &&
 			    errno != EMSGSIZE)
 				err(1, "stdout");
-			v->st.dropped++;	/* as UDP would */
+			v->st.dropped += k;	/* as UDP would */
 		}
-		buf_consume(&v->out, flen);
+		buf_consume(&v->out, bytes);
 	}
 	return 1;
 }
@@ -1059,6 +1417,25 @@ dgram_bufs(void)
 		    sizeof(size));
 }
 
+/*
+ * On a UDP socket, have the kernel cut a run of datagrams from one send
+ * (UDP_SEGMENT), and keep a run that arrives together for one read
+ * (UDP_GRO): what a super-packet becomes crosses the stack once.  Either
+ * may be missing (not UDP, an old kernel): then a datagram a call.
+ */
+static void
+dgram_setup(struct vpn *v)
+{
+	int on = 1, size;
+	socklen_t len = sizeof(size);
+
+	dgram_bufs();
+	v->gso = getsockopt(STDOUT_FILENO, IPPROTO_UDP, UDP_SEGMENT, &size,
+	    &len) == 0;
+	v->gro = setsockopt(STDIN_FILENO, IPPROTO_UDP, UDP_GRO, &on,
+	    sizeof(on)) == 0;
+}
+
 /* Parse the options into ${v}; exit 2 on misuse, 0 after -h or -V. */
 static void
 options(int argc, char *argv[], struct vpn *v)
@@ -1147,10 +1524,10 @@ main(int argc, char *argv[])
 
 	v.dgram = stdin_is_dgram(&v.dgram_eof) || v.dgram;
 	v.vnet = !v.tap;
-	v.offload = v.offload && v.vnet && !v.dgram;	/* 64 KiB > UDP's */
+	v.offload = v.offload && v.vnet;
 	pw = v.user ? user_lookup(v.user) : NULL;
 	if (v.dgram)
-		dgram_bufs();	/* before -u: SO_RCVBUFFORCE needs root */
+		dgram_setup(&v);	/* before -u: SO_RCVBUFFORCE: root */
 	v.tun = tun_open(v.name, v.tap, v.vnet, v.ifname);
 	if (v.vnet) {
 		tun_offload(v.tun, v.ifname, v.offload);
@@ -1161,11 +1538,14 @@ main(int argc, char *argv[])
 	if (pw)
 		privdrop(pw);
 	if (v.verbose)
-		warnx("%s: %s device, %s mode%s", v.ifname, v.tap ? "TAP" :
+		warnx("%s: %s device, %s mode%s%s%s", v.ifname, v.tap ? "TAP" :
 		    "TUN", v.dgram ? "datagram" : "stream",
-		    v.offload ? ", offloads" : "");
+		    v.offload ? ", offloads" : "", v.gso ? ", UDP GSO" : "",
+		    v.gro ? ", UDP GRO" : "");
 
 	buf_init(&v.in, v.dgram ? FRAME_MAX + 1 : IN_MAX);
+	if (v.dgram && v.offload && (v.seg = malloc(FRAME_MAX + 1)) == NULL)
+		err(1, "malloc");
 	buf_init(&v.out, OUT_MAX);
 	if (atexit(fl_restore) != 0)
 		errx(1, "atexit");
@@ -1183,6 +1563,7 @@ main(int argc, char *argv[])
 		stats_print(&v);
 	free(v.in.p);
 	free(v.out.p);
+	free(v.seg);
 	if (close(v.tun) == -1)
 		err(1, "%s: close", v.ifname);
 	return 0;

@@ -19,7 +19,7 @@ spawn ip netns exec "$NS2" socat UDP:192.0.2.1:33960 \
 cli=$!
 wait_for 5 has_link "$NS2" tun0
 wait_for 5 has_link "$NS1" tun0	# made on the first datagram: a keepalive
-grep -q '^vpn: tun0: TUN device, datagram mode$' "$TMP/e1" ||
+grep -q '^vpn: tun0: TUN device, datagram mode, offloads, UDP GSO, UDP GRO$' "$TMP/e1" ||
 	fail "server side: said '$(cat "$TMP/e1")', want datagram mode"
 tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
 tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64

@@ -35,6 +35,12 @@ tcp4+=d43114510000000100000001501801f500000000$pay
 tcp6=60000000$(printf '%04x' $((20 + 1360)))0640
 tcp6+=fd000009000000000000000000000002fd000009000000000000000000000001
 tcp6+=d43114510000000100000001509801f500000000$pay
+# The same, as datagrams for -D, where -o cuts them into segments and joins
+# those again: ACK only (ACK|CWR on IPv6), and a right IPv4 header checksum.
+d4h=450005780000400040060000$(ip4hex 10.9.0.2)$(ip4hex 10.9.0.1)
+dtcp4=${d4h:0:20}$(csum "$d4h")${d4h:24}
+dtcp4+=d43114510000000100000001501001f500000000$pay
+dtcp6=${tcp6:0:106}90${tcp6:108}
 
 seed ip4-echo 00 ff "$(frame "$v4")"
 seed ip4-echo-bytewise 00 00 "$(frame "$v4")"
@@ -51,6 +57,8 @@ seed split-odd 00 0c "$(frame "$v6")$(frame "$big")$(frame "$v4small")"
 seed tap-merged 01 ff "$(frame "$arp")0000$(frame "$eth6")"
 seed o-tcp4 52 ff "$(frame "$tcp4")"
 seed o-tcp6 ea 0f "$(frame "$tcp6")$(frame "$v4")"
+seed d-tcp4 52 ff "$dtcp4"
+seed d-tcp6 a2 ff "$dtcp6"
 seed bad-not-ip 00 ff "$(frame "$v4small")$(frame 616263)$(frame "$v4small")"
 seed bad-ip4-length 00 03 "$(frame "${v4small}00")"
 seed bad-ip4-ihl 00 ff "$(frame "44${v4small:2}")"

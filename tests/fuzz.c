@@ -202,6 +202,119 @@ vnet_csum_check(const uint8_t *p, size_t len)
 	    (h.csum_start < len && at + 2 <= len)));
 	free(copy);
 }
+
+/* The TCP header's offset in a packet frame_error() passed, or 0. */
+static size_t
+tcp_at(const uint8_t *p, size_t len)
+{
+	size_t th = p[0] >> 4 == 6 ? IP6_HLEN : (size_t)(p[0] & 0xf) * 4;
+
+	if (p[p[0] >> 4 == 6 ? 6 : 9] != IPPROTO_TCP || th + TCP_HLEN > len)
+		return 0;
+	return th;
+}
+
+/*
+ * tcp_segment() cuts a super-packet into whole packets of the MTU, with
+ * every checksum right, that tcp_merge() joins back into the packet it was
+ * (but its TCP checksum, which the device is told to fill in).
+ */
+static void
+segment_check(const uint8_t *p, size_t len, size_t mtu)
+{
+	struct virtio_net_hdr h;
+	struct vpn v;
+	struct mode none = { 0, 0, 0 };
+	uint8_t *run, *orig, f;
+	size_t th, hl, at = 0, flen, plen, seg = 0, used, cut, n = 0;
+	int v6;
+
+	if (len < IP4_HLEN || (th = tcp_at(p, len)) == 0)
+		return;
+	hl = th + (size_t)(p[th + 12] >> 4) * 4;
+	if (hl >= len || hl < th + TCP_HLEN || mtu <= hl)
+		return;
+	v6 = p[0] >> 4 == 6;
+	memset(&h, 0, sizeof(h));
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	h.csum_start = (uint16_t)th;
+	h.gso_size = (uint16_t)(mtu - hl);
+	vpn_new(&v, &none, 1);
+	buf_init(&v.out, OUT_MAX);
+	if ((run = malloc(OUT_MAX)) == NULL || (orig = malloc(len)) == NULL)
+		err(1, "malloc");
+	memcpy(orig, p, len);
+	if (tcp_segment(&v, orig, len, &h)) {
+		while ((flen = frame_next(v.out.p + v.out.off, v.out.len,
+		    &plen))) {
+			const uint8_t *q = v.out.p + v.out.off + FRAME_HDR;
+
+			assert(plen <= mtu);
+			assert(frame_error(q, plen, plen, 0) == NULL);
+			assert(tcp_csum_ok(q, plen, th, v6));
+			assert(v6 || csum_fold(csum_add(0, q, th)) == 0xffff);
+			assert(n == 0 || plen <= seg);
+			seg = n++ == 0 ? plen : seg;
+			memcpy(run + at, q, plen);
+			at += plen;
+			buf_consume(&v.out, flen);
+		}
+		assert(at == len + (n - 1) * hl && v.st.tx_pkts == n);
+		f = p[th + TCP_FLAGS_OFF] & (uint8_t)~(TCP_CWR | TCP_PSH);
+		if (n > 1 && f == TCP_ACK &&
+		    (v6 || csum_fold(csum_add(0, p, th)) == 0xffff)) {
+			assert(tcp_merge(run, at, seg, &used, &cut) == len);
+			assert(used == at && cut == seg);
+			memcpy(run + th + TCP_CSUM_OFF, p + th + TCP_CSUM_OFF,
+			    sizeof(uint16_t));
+			assert(memcmp(run, p, len) == 0);
+		}
+	}
+	free(run);
+	free(orig);
+	free(v.out.p);
+	free(v.in.p);
+}
+
+/*
+ * tcp_merge() on any run of datagrams stays inside it, and what it joins
+ * is one packet frame_error() passes, made of the run's first datagrams.
+ */
+static void
+merge_check(const uint8_t *p, size_t len, size_t seg)
+{
+	uint8_t *copy;
+	size_t used, cut, plen;
+
+	if (len == 0 || seg == 0)
+		return;
+	if ((copy = malloc(len)) == NULL)
+		err(1, "malloc");
+	memcpy(copy, p, len);
+	plen = tcp_merge(copy, len, seg, &used, &cut);
+	assert(used > 0 && used <= len && cut == (seg < len ? seg : len));
+	if (plen > 0) {
+		assert(used > seg && plen > seg && plen <= used);
+		assert(frame_error(copy, plen, plen, 0) == NULL);
+	}
+	free(copy);
+}
+
+/* The same bytes as one packet, or a run of datagrams, for the offloads. */
+static void
+offload_checks(const uint8_t *p, size_t len, const struct mode *m)
+{
+	int ip = len <= FRAME_MAX && frame_error(p, len, len, 0) == NULL;
+
+	if (m->offload && ip)
+		vnet_check(p, len, m->mtu);
+	vnet_csum_check(p, len);
+	csum_check(p, len);
+	if (ip)
+		segment_check(p, len, m->mtu);
+	merge_check(p, len, m->mtu);
+}
 #endif
 
 /*
@@ -327,10 +440,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	dgram_check(p, len, &m);
 #ifdef TUN_OFFLOADS
-	if (m.offload && len <= FRAME_MAX && frame_error(p, len, len, 0) == NULL)
-		vnet_check(p, len, m.mtu);
-	vnet_csum_check(p, len);
-	csum_check(p, len);
+	offload_checks(p, len, &m);
 #endif
 	return 0;
 }
