@@ -21,7 +21,7 @@ BENCH_SECS=${BENCH_SECS:-4}		# length of one iperf3 run
 BENCH_RUNS=${BENCH_RUNS:-3}		# runs per cell; the cell is their median
 BENCH_MTU=${BENCH_MTU:-1500}		# tunnel MTU; the targets assume 1500
 BENCH_PINGS=${BENCH_PINGS:-20}		# echo requests, 10 ms apart
-BENCH_ROWS=${BENCH_ROWS:-direct pipe socket socket-cubic udp socat-tcp socat-udp openvpn}
+BENCH_ROWS=${BENCH_ROWS:-direct pipe socket socket-cubic udp udp-fit socat-tcp socat-udp openvpn}
 BENCH_OUT=${BENCH_OUT:-$ROOT/bench/last.md}
 VPN_FLAGS=${VPN_FLAGS:-}
 PORT=33960				# the tunnel's port; each row adds its index
@@ -29,6 +29,7 @@ NS1=vpnb-$$-1 NS2=vpnb-$$-2
 LINK1=192.0.2.1 LINK2=192.0.2.2		# TEST-NET-1, only inside our namespaces
 ADDR1=10.9.0.1 ADDR2=10.9.0.2
 TUN=tun0
+FIT_MTU=1400			# server.sh -T udp's: a datagram fits 1500
 CC_DEFAULT=/proc/sys/net/ipv4/tcp_congestion_control
 CC_AVAILABLE=/proc/sys/net/ipv4/tcp_available_congestion_control
 # socat's option for cubic on its socket: TCP_CONGESTION (13) at IPPROTO_TCP (6)
@@ -41,6 +42,7 @@ declare -A LABEL=(
 	[socket]='vpn, TCP socket'
 	[socket-cubic]='vpn, TCP socket, cubic'
 	[udp]='vpn -D, UDP'
+	[udp-fit]="vpn -D, UDP, MTU $FIT_MTU"
 	[socat-tcp]='socat TUN, TCP (peer)'
 	[socat-udp]='socat TUN, UDP (peer)'
 	[openvpn]='OpenVPN TCP, no crypto (peer)'
@@ -50,6 +52,7 @@ declare -A SERVER=(			# for the markdown's legend
 	[socket]='socat TCP-LISTEN:PORT EXEC:vpn,nofork'
 	[socket-cubic]="socat TCP-LISTEN:PORT,$CUBIC EXEC:vpn,nofork"
 	[udp]='socat UDP-LISTEN:PORT EXEC:"vpn -D",nofork'
+	[udp-fit]='socat UDP-LISTEN:PORT EXEC:"vpn -D",nofork'
 	[socat-tcp]='socat TCP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[socat-udp]='socat UDP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[openvpn]='openvpn --proto tcp-server --dev tun --ifconfig 10.9.0.1 10.9.0.2
@@ -60,6 +63,7 @@ declare -A CLIENT=(
 	[socket]='socat TCP:HOST:PORT EXEC:vpn,nofork'
 	[socket-cubic]="socat TCP:HOST:PORT,$CUBIC EXEC:vpn,nofork"
 	[udp]='socat UDP:HOST:PORT EXEC:"vpn -D -k 1",nofork'
+	[udp-fit]="socat UDP:HOST:PORT EXEC:\"vpn -D -k 1\",nofork; MTU $FIT_MTU"
 	[socat-tcp]='socat TCP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
 	[socat-udp]='socat UDP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
 	[openvpn]='openvpn --proto tcp-client --remote HOST PORT ...'
@@ -207,6 +211,13 @@ tun_up() {
 	ip -n "$1" link set dev "$TUN" mtu "$BENCH_MTU" up
 }
 
+# tun_up_fit NS ADDR: tun_up, with an MTU that leaves room for the outer IPv4
+# and UDP headers in the link's 1500 bytes.
+tun_up_fit() {
+	ip -n "$1" addr add "$2/24" dev "$TUN"
+	ip -n "$1" link set dev "$TUN" mtu "$FIT_MTU" up
+}
+
 # tun_mtu NS ADDR: the MTU only, for a device its maker configured.
 tun_mtu() { ip -n "$1" link set dev "$TUN" mtu "$BENCH_MTU"; }
 
@@ -318,11 +329,18 @@ up_socket_cubic() {
 	up_socket socket-cubic "$CUBIC"
 }
 
+# up_udp [NAME CONFIG]: the UDP row; CONFIG (default tun_up) as tun_ready's.
 up_udp() {
-	ends udp socat "UDP-LISTEN:$ROW_PORT" "EXEC:$(vpn_exec -D),nofork" -- \
+	ends "${1:-udp}" socat "UDP-LISTEN:$ROW_PORT" \
+	    "EXEC:$(vpn_exec -D),nofork" -- \
 	    socat "UDP:$LINK1:$ROW_PORT" "EXEC:$(vpn_exec -D -k 1),nofork" &&
-		tun_ready tun_up
+		tun_ready "${2:-tun_up}"
 }
+
+# The same with a tunnel MTU at which a datagram fits the link: at 1500 each
+# full-size packet crosses as two IP fragments, and the kernel will not send
+# a run of such datagrams in one call (UDP_SEGMENT).
+up_udp_fit() { up_udp udp-fit tun_up_fit; }
 
 # socat's own TUN address: packets written to the socket as they are, with
 # nothing to mark where one ends (the naive tunnel).
