@@ -58,18 +58,25 @@
 #define IP4_HLEN	20		/* IPv4 header without options */
 #define IP6_HLEN	40		/* IPv6 fixed header */
 #define TCP_HLEN	20		/* TCP header without options */
-#define HDR_MAX		(60 + 60)	/* IPv4 and TCP headers, longest */
-#define TCP_CSUM_OFF	16		/* checksum's place in the TCP header */
-#define TCP_FLAGS_OFF	13		/* flags' offset in the TCP header */
-#define TCP_CWR		0x80		/* congestion window reduced (ECN) */
-#define TCP_ACK		0x10
-#define TCP_PSH		0x08
-#define TCP_FIN		0x01
+#define IP4_HLEN_MAX	60		/* IHL is 4 bits of 32-bit words */
+#define TCP_HLEN_MAX	60		/* so is TCP's data offset */
 #define TCP_SEQ_OFF	4		/* sequence number's offset */
+#define TCP_DOFF_OFF	12		/* header words, in the high nibble */
+#define TCP_FLAGS_OFF	13		/* flags' offset in the TCP header */
+#define TCP_CSUM_OFF	16		/* checksum's place in the TCP header */
+#define TCP_CWR		0x80		/* congestion window reduced (ECN) */
+#define TCP_ACK		0x10		/* acknowledgment number valid */
+#define TCP_PSH		0x08		/* push: the sender has no more now */
+#define TCP_FIN		0x01		/* the sender's last byte */
 #define IP4_LEN_OFF	2		/* IPv4 total length */
 #define IP4_ID_OFF	4		/* IPv4 identification */
+#define IP4_FRAG_OFF	6		/* IPv4 flags and fragment offset */
+#define IP4_FRAG_MASK	0x3fff		/* more fragments, offset: a fragment */
+#define IP4_PROTO_OFF	9		/* IPv4 protocol */
 #define IP4_CSUM_OFF	10		/* IPv4 header checksum */
 #define IP6_LEN_OFF	4		/* IPv6 payload length */
+#define IP6_NEXT_OFF	6		/* IPv6 next header */
+#define CMSG_ROOM	256		/* ancillary data socat asked for */
 #define UDP_SEGS_MAX	64		/* datagrams a UDP_SEGMENT send cuts */
 #define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
@@ -436,6 +443,26 @@ tcp_pseudo(const uint8_t *pkt, int v6, size_t tcplen)
 	return sum + word;
 }
 
+/* The IP header's length, and whether it carries TCP, not in fragments. */
+static size_t
+ip_tcp(const uint8_t *pkt, int *tcp)
+{
+	if (pkt[0] >> 4 == 6) {
+		*tcp = pkt[IP6_NEXT_OFF] == IPPROTO_TCP;
+		return IP6_HLEN;
+	}
+	*tcp = pkt[IP4_PROTO_OFF] == IPPROTO_TCP &&
+	    !((pkt[IP4_FRAG_OFF] << 8 | pkt[IP4_FRAG_OFF + 1]) & IP4_FRAG_MASK);
+	return (size_t)(pkt[0] & 0xf) * 4;
+}
+
+/* The length of the TCP header at ${tcp}, as its data offset says. */
+static size_t
+tcp_hlen(const uint8_t *tcp)
+{
+	return (size_t)(tcp[TCP_DOFF_OFF] >> 4) * 4;
+}
+
 /*
  * vnet_hdr(pkt, len, mtu, h): the header under which the device takes
  * ${pkt}, a whole packet that frame_error() passed.  A TCP packet longer
@@ -448,16 +475,15 @@ vnet_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
 {
 	size_t iphl, thl;
 	uint16_t word;
-	int v6 = pkt[0] >> 4 == 6;
+	int v6 = pkt[0] >> 4 == 6, tcp;
 
 	memset(h, 0, sizeof(*h));
 	if (len <= mtu)
 		return;
-	iphl = v6 ? IP6_HLEN : (size_t)(pkt[0] & 0xf) * 4;
-	if (pkt[v6 ? 6 : 9] != IPPROTO_TCP || len < iphl + TCP_HLEN ||
-	    (!v6 && (pkt[6] & 0x3f || pkt[7])))	/* a fragment */
+	iphl = ip_tcp(pkt, &tcp);
+	if (!tcp || len < iphl + TCP_HLEN)
 		return;
-	thl = (size_t)(pkt[iphl + 12] >> 4) * 4;
+	thl = tcp_hlen(pkt + iphl);
 	if (thl < TCP_HLEN || len < iphl + thl || mtu <= iphl + thl)
 		return;
 
@@ -472,6 +498,137 @@ vnet_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
 	h->gso_size = (uint16_t)(mtu - iphl - thl);
 	h->csum_start = (uint16_t)iphl;
 	h->csum_offset = TCP_CSUM_OFF;
+}
+
+/*
+ * Joining TCP segments: a run of datagrams read at once (UDP_GRO) holds,
+ * in bulk transfers, the segments one super-packet was cut into.  Given to
+ * the device as one packet again, they cross the stack above it once.
+ */
+
+/* Is the TCP packet ${p} of ${len} bytes, its TCP header at ${th}, intact? */
+static int
+tcp_csum_ok(const uint8_t *p, size_t len, size_t th, int v6)
+{
+	if (!v6 && csum_fold(csum_add(0, p, th)) != 0xffff)
+		return 0;
+	return csum_fold(csum_add(tcp_pseudo(p, v6, len - th), p + th,
+	    len - th)) == 0xffff;
+}
+
+/* Zero the header fields that change from one TCP segment to the next. */
+static void
+tcp_hdr_blank(uint8_t *h, size_t th, int v6)
+{
+	if (v6)
+		memset(h + IP6_LEN_OFF, 0, sizeof(uint16_t));
+	else {
+		memset(h + IP4_LEN_OFF, 0, sizeof(uint16_t));
+		memset(h + IP4_ID_OFF, 0, sizeof(uint16_t));
+		memset(h + IP4_CSUM_OFF, 0, sizeof(uint16_t));
+	}
+	memset(h + th + TCP_SEQ_OFF, 0, sizeof(uint32_t));
+	h[th + TCP_FLAGS_OFF] = 0;
+	memset(h + th + TCP_CSUM_OFF, 0, sizeof(uint16_t));
+}
+
+/*
+ * tcp_join_start(p, len, &th, &hl): may the datagram ${p} start a join: a
+ * whole TCP segment with payload and an ACK alone (maybe CWR), in IPv4
+ * without options, as the kernel's GRO wants, or IPv6 without extension
+ * headers?  The TCP header's offset goes to ${th}, the headers' length to
+ * ${hl}.  Checksums are left to the caller: they cost the most.
+ */
+static int
+tcp_join_start(const uint8_t *p, size_t len, size_t *th, size_t *hl)
+{
+	int tcp;
+
+	if (len < IP4_HLEN || frame_error(p, len, len, 0))
+		return 0;
+	*th = ip_tcp(p, &tcp);
+	if (!tcp || *th + TCP_HLEN >= len ||
+	    (p[0] >> 4 == 4 && *th != IP4_HLEN))
+		return 0;
+	*hl = *th + tcp_hlen(p + *th);
+	return *hl >= *th + TCP_HLEN && *hl < len &&
+	    (p[*th + TCP_FLAGS_OFF] & ~TCP_CWR) == TCP_ACK;
+}
+
+/*
+ * tcp_joins(p, q, qlen, th, hl, seq): may the datagram ${q} follow ${p},
+ * whose checks tcp_join_start() passed: the same stream and headers, the
+ * sequence number ${seq} (network order), an ACK alone or with PSH, and
+ * every checksum right?
+ */
+static int
+tcp_joins(const uint8_t *p, const uint8_t *q, size_t qlen, size_t th,
+    size_t hl, uint32_t seq)
+{
+	uint8_t a[IP4_HLEN_MAX + TCP_HLEN_MAX], b[sizeof(a)];
+	int v6 = p[0] >> 4 == 6;
+
+	if (qlen <= hl || frame_error(q, qlen, qlen, 0) || q[0] != p[0] ||
+	    tcp_hlen(q + th) != hl - th ||
+	    memcmp(q + th + TCP_SEQ_OFF, &seq, sizeof(seq)) ||
+	    (q[th + TCP_FLAGS_OFF] & ~TCP_PSH) != TCP_ACK)
+		return 0;
+	memcpy(a, p, hl);
+	memcpy(b, q, hl);
+	tcp_hdr_blank(a, th, v6);
+	tcp_hdr_blank(b, th, v6);
+	return memcmp(a, b, hl) == 0 && tcp_csum_ok(q, qlen, th, v6);
+}
+
+/*
+ * tcp_merge(p, len, seg, &used): a run of datagrams at ${p}, ${len} bytes in
+ * all and ${seg} each but maybe the last, may begin with segments of one
+ * TCP stream in order.  Join those into one packet at ${p}, as the kernel's
+ * GRO would: its length is returned, 0 if fewer than two joined; ${used} is
+ * the bytes of the run taken.  Its TCP checksum is the first segment's:
+ * tun_write() has the device fill it in, as for any packet longer than the
+ * size given there, here ${seg}.
+ */
+static size_t
+tcp_merge(uint8_t *p, size_t len, size_t seg, size_t *used)
+{
+	size_t th, hl, at, qlen;
+	uint32_t seq;
+	uint16_t word;
+	uint8_t *q, psh;
+
+	*used = len < seg ? len : seg;
+	if (len <= seg || !tcp_join_start(p, seg, &th, &hl) ||
+	    !tcp_csum_ok(p, seg, th, p[0] >> 4 == 6))
+		return 0;
+	memcpy(&seq, p + th + TCP_SEQ_OFF, sizeof(seq));
+	for (at = seg; *used < len; ) {
+		q = p + *used;
+		qlen = len - *used < seg ? len - *used : seg;
+		seq = htonl(ntohl(seq) + (uint32_t)(seg - hl));
+		if (at + qlen - hl > FRAME_MAX ||
+		    !tcp_joins(p, q, qlen, th, hl, seq))
+			break;
+		psh = q[th + TCP_FLAGS_OFF] & TCP_PSH;
+		/* Left of q, over headers no longer needed: q's own, too. */
+		memmove(p + at, q + hl, qlen - hl);
+		at += qlen - hl;
+		*used += qlen;
+		p[th + TCP_FLAGS_OFF] |= psh;
+		if (psh || qlen < seg)
+			break;
+	}
+	if (at == seg)
+		return 0;
+	if (p[0] >> 4 == 6)
+		put16(p + IP6_LEN_OFF, at - IP6_HLEN);
+	else {
+		put16(p + IP4_LEN_OFF, at);
+		memset(p + IP4_CSUM_OFF, 0, sizeof(word));
+		word = (uint16_t)~csum_fold(csum_add(0, p, th));
+		memcpy(p + IP4_CSUM_OFF, &word, sizeof(word));
+	}
+	return at;
 }
 
 /* -- device */
@@ -658,127 +815,6 @@ dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
 		v->st.dropped++;	/* no queue for datagrams */
 }
 
-/* Is ${p}[0..${len}) a TCP packet with a correct checksum? */
-static int
-tcp_csum_ok(const uint8_t *p, size_t len, size_t th, int v6)
-{
-	return csum_fold(csum_add(tcp_pseudo(p, v6, len - th), p + th,
-	    len - th)) == 0xffff;
-}
-
-/* Zero the header fields that change from one TCP segment to the next. */
-static void
-tcp_hdr_blank(uint8_t *h, size_t th, int v6)
-{
-	if (v6)
-		memset(h + IP6_LEN_OFF, 0, sizeof(uint16_t));
-	else {
-		memset(h + IP4_LEN_OFF, 0, sizeof(uint16_t));
-		memset(h + IP4_ID_OFF, 0, sizeof(uint16_t));
-		memset(h + IP4_CSUM_OFF, 0, sizeof(uint16_t));
-	}
-	memset(h + th + TCP_SEQ_OFF, 0, sizeof(uint32_t));
-	h[th + TCP_FLAGS_OFF] = 0;
-	memset(h + th + TCP_CSUM_OFF, 0, sizeof(uint16_t));
-}
-
-/* Do two segments of one TCP stream have the same ${hl} bytes of headers? */
-static int
-tcp_same_hdr(const uint8_t *p, const uint8_t *q, size_t th, size_t hl, int v6)
-{
-	uint8_t a[HDR_MAX], b[HDR_MAX];
-
-	memcpy(a, p, hl);
-	memcpy(b, q, hl);
-	tcp_hdr_blank(a, th, v6);
-	tcp_hdr_blank(b, th, v6);
-	return memcmp(a, b, hl) == 0;
-}
-
-/*
- * tcp_head(p, len, &th, &hl): may the datagram ${p} start or join a merge:
- * a whole TCP segment with payload, in IPv4 (not a fragment) or IPv6 with
- * no extension header, every checksum right?  The TCP header's offset goes
- * to ${th}, the headers' length to ${hl}.
- */
-static int
-tcp_head(const uint8_t *p, size_t len, size_t *th, size_t *hl)
-{
-	int v6 = p[0] >> 4 == 6;
-
-	if (len < IP4_HLEN || frame_error(p, len, len, 0))
-		return 0;
-	if (v6)
-		*th = IP6_HLEN;
-	else {
-		*th = (size_t)(p[0] & 0xf) * 4;
-		if (p[6] & 0x3f || p[7] ||	/* a fragment */
-		    csum_fold(csum_add(0, p, *th)) != 0xffff)
-			return 0;
-	}
-	if (p[v6 ? 6 : 9] != IPPROTO_TCP || *th + TCP_HLEN > len)
-		return 0;
-	*hl = *th + (size_t)(p[*th + 12] >> 4) * 4;
-	return *hl >= *th + TCP_HLEN && *hl < len &&
-	    tcp_csum_ok(p, len, *th, v6);
-}
-
-/*
- * tcp_merge(p, len, seg, &used, &cut): a run of datagrams at ${p}, ${len}
- * bytes in all and ${seg} each but maybe the last, may begin with segments
- * of one TCP stream in order, as tcp_segment() cut them.  Join those into
- * one packet at ${p}, as the kernel's GRO would, so that the device and the
- * stack above it take them in one go.  Returns the joined packet's length,
- * or 0 if fewer than two joined; ${used} is the bytes of the run taken,
- * ${cut} the size of the packets the joined one was made of.
- */
-static size_t
-tcp_merge(uint8_t *p, size_t len, size_t seg, size_t *used, size_t *cut)
-{
-	size_t th, hl, th2, hl2, at, qlen;
-	uint32_t seq0, want;
-	uint16_t word;
-	uint8_t *q, f;
-	int v6 = p[0] >> 4 == 6;
-
-	*used = *cut = len < seg ? len : seg;
-	if (len <= seg || !tcp_head(p, seg, &th, &hl))
-		return 0;
-	f = p[th + TCP_FLAGS_OFF];
-	if ((f & ~TCP_CWR) != TCP_ACK)	/* PSH, FIN, SYN, ...: alone */
-		return 0;
-	memcpy(&seq0, p + th + TCP_SEQ_OFF, sizeof(seq0));
-	for (at = seg; *used < len; ) {
-		q = p + *used;
-		qlen = len - *used < seg ? len - *used : seg;
-		want = htonl(ntohl(seq0) + (uint32_t)(at - hl));
-		if (!tcp_head(q, qlen, &th2, &hl2) || th2 != th || hl2 != hl ||
-		    at + qlen - hl > FRAME_MAX ||
-		    !tcp_same_hdr(p, q, th, hl, v6) ||
-		    memcmp(q + th + TCP_SEQ_OFF, &want, sizeof(want)) ||
-		    ((f = q[th + TCP_FLAGS_OFF]) & ~TCP_PSH) != TCP_ACK)
-			break;
-		/* Left of q, whose headers are no longer needed. */
-		memmove(p + at, q + hl, qlen - hl);
-		at += qlen - hl;
-		*used += qlen;
-		p[th + TCP_FLAGS_OFF] |= f;	/* PSH, from the last */
-		if (f & TCP_PSH || qlen < seg)
-			break;
-	}
-	if (at == seg)
-		return 0;
-	if (v6)
-		put16(p + IP6_LEN_OFF, at - IP6_HLEN);
-	else {
-		put16(p + IP4_LEN_OFF, at);
-		memset(p + IP4_CSUM_OFF, 0, sizeof(word));
-		word = (uint16_t)~csum_fold(csum_add(0, p, th));
-		memcpy(p + IP4_CSUM_OFF, &word, sizeof(word));
-	}
-	return at;
-}
-
 /*
  * dgram_recv(v, &seg): read a datagram, or with UDP_GRO a run of them that
  * the kernel kept together, ${seg} bytes each but maybe the last.
@@ -787,7 +823,7 @@ static ssize_t
 dgram_recv(struct vpn *v, size_t *seg)
 {
 	union {
-		char		 buf[CMSG_SPACE(sizeof(int))];
+		char		 buf[CMSG_ROOM];
 		struct cmsghdr	 align;
 	} u;
 	struct iovec iov = { .iov_base = v->in.p, .iov_len = v->in.cap };
@@ -822,17 +858,24 @@ static void
 dgram_run_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg,
     size_t *used)
 {
-	size_t plen, cut;
+	unsigned long long dropped = v->st.dropped, k;
+	size_t plen;
 
-	if (!v->offload || (plen = tcp_merge(p, len, seg, used, &cut)) == 0) {
+	if (!v->offload || (plen = tcp_merge(p, len, seg, used)) == 0) {
 		*used = len < seg ? len : seg;
 		dgram_to_tun(v, p, *used);
-	} else if (tun_write(v, p, plen, cut)) {
-		/* Count what came, as the sender counted it. */
-		v->st.rx_pkts += (*used + seg - 1) / seg - 1;
+		return;
+	}
+	/* Count the packets that came, as the sender counted them. */
+	k = (*used + seg - 1) / seg;
+	if (!tun_write(v, p, plen, seg))
+		v->st.dropped++;	/* no queue for datagrams */
+	if (v->st.dropped != dropped)
+		v->st.dropped += k - 1;
+	else {
+		v->st.rx_pkts += k - 1;
 		v->st.rx_bytes += *used - plen;
-	} else
-		v->st.dropped++;
+	}
 }
 
 /* Read datagrams, give each to the device; returns 0 at EOF. */
@@ -901,60 +944,74 @@ frame_queue(struct vpn *v, size_t plen)
 }
 
 /*
+ * tcp_seg_hdr(q, th, hl, plen, i, off, last): turn the super-packet's
+ * headers, copied to ${q}, into those of its segment ${i}, which carries
+ * ${plen} bytes from ${off} into its payload, the last if ${last}, as the
+ * kernel's own segmentation would; then complete its checksums.
+ */
+static void
+tcp_seg_hdr(uint8_t *q, size_t th, size_t hl, size_t plen, size_t i,
+    size_t off, int last)
+{
+	uint32_t seq;
+	uint16_t word;
+	int v6 = q[0] >> 4 == 6;
+
+	if (v6)
+		put16(q + IP6_LEN_OFF, hl + plen - IP6_HLEN);
+	else {
+		memcpy(&word, q + IP4_ID_OFF, sizeof(word));
+		put16(q + IP4_ID_OFF, ntohs(word) + i);
+		put16(q + IP4_LEN_OFF, hl + plen);
+		memset(q + IP4_CSUM_OFF, 0, sizeof(word));
+		word = (uint16_t)~csum_fold(csum_add(0, q, th));
+		memcpy(q + IP4_CSUM_OFF, &word, sizeof(word));
+	}
+	memcpy(&seq, q + th + TCP_SEQ_OFF, sizeof(seq));
+	seq = htonl(ntohl(seq) + (uint32_t)off);
+	memcpy(q + th + TCP_SEQ_OFF, &seq, sizeof(seq));
+	if (i > 0)
+		q[th + TCP_FLAGS_OFF] &= (uint8_t)~TCP_CWR;
+	if (!last)
+		q[th + TCP_FLAGS_OFF] &= (uint8_t)~(TCP_PSH | TCP_FIN);
+	memset(q + th + TCP_CSUM_OFF, 0, sizeof(word));
+	word = (uint16_t)~csum_fold(csum_add(tcp_pseudo(q, v6, hl - th + plen),
+	    q + th, hl - th + plen));
+	memcpy(q + th + TCP_CSUM_OFF, &word, sizeof(word));
+}
+
+/*
  * tcp_segment(v, p, len, h): cut the TCP super-packet ${p} into the packets
  * the kernel would have sent without offloads, h->gso_size bytes of payload
- * each and every checksum complete, and queue each as a frame.  A stream
- * carries a super-packet whole; a datagram must fit the path.  Returns 0,
- * and queues nothing, if ${h} makes no sense for ${p} or the segments do
- * not fit in out (only with an MTU too small for TCP to use offloads).
+ * each, and queue each as a frame.  A stream carries a super-packet whole;
+ * a datagram must fit the path.  Returns 0, and queues nothing, if ${h}
+ * makes no sense for ${p}, or if the segments do not fit in out: only with
+ * an MSS of a few dozen bytes, which leaves out too little room.
  */
 static int
 tcp_segment(struct vpn *v, const uint8_t *p, size_t len,
     const struct virtio_net_hdr *h)
 {
-	size_t th = h->csum_start, thl, hl, mss = h->gso_size, off, plen;
-	uint32_t seq0, seq;
-	uint16_t id0, word;
+	size_t th = h->csum_start, hl, mss = h->gso_size, off, plen, i;
 	uint8_t *q;
-	int v6 = p[0] >> 4 == 6;
+	int v6 = p[0] >> 4 == 6, tcp;
 
 	if ((h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) !=
 	    (v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4) ||
-	    th + TCP_HLEN > len || (v6 ? th < IP6_HLEN :
-	    th != (size_t)(p[0] & 0xf) * 4))
+	    len < IP6_HLEN || th + TCP_HLEN > len ||
+	    (v6 ? th < IP6_HLEN : th != ip_tcp(p, &tcp) || !tcp))
 		return 0;
-	thl = (size_t)(p[th + 12] >> 4) * 4;
-	hl = th + thl;
-	if (thl < TCP_HLEN || hl >= len || mss == 0 ||
+	hl = th + tcp_hlen(p + th);
+	if (hl < th + TCP_HLEN || hl >= len || mss == 0 ||
 	    len - hl + (len - hl + mss - 1) / mss * (FRAME_HDR + hl) >
 	    buf_room(&v->out))
 		return 0;
-	memcpy(&seq0, p + th + TCP_SEQ_OFF, sizeof(seq0));
-	memcpy(&id0, p + IP4_ID_OFF, sizeof(id0));
-	for (off = 0; off < len - hl; off += plen) {
+	for (off = i = 0; off < len - hl; off += plen, i++) {
 		plen = len - hl - off < mss ? len - hl - off : mss;
 		q = buf_tail(&v->out) + FRAME_HDR;
 		memcpy(q, p, hl);
 		memcpy(q + hl, p + hl + off, plen);
-		if (v6)
-			put16(q + IP6_LEN_OFF, hl + plen - IP6_HLEN);
-		else {
-			put16(q + IP4_LEN_OFF, hl + plen);
-			put16(q + IP4_ID_OFF, ntohs(id0) + off / mss);
-			memset(q + IP4_CSUM_OFF, 0, sizeof(word));
-			word = (uint16_t)~csum_fold(csum_add(0, q, th));
-			memcpy(q + IP4_CSUM_OFF, &word, sizeof(word));
-		}
-		seq = htonl(ntohl(seq0) + (uint32_t)off);
-		memcpy(q + th + TCP_SEQ_OFF, &seq, sizeof(seq));
-		if (off > 0)		/* as the kernel's own segmentation */
-			q[th + TCP_FLAGS_OFF] &= (uint8_t)~TCP_CWR;
-		if (off + plen < len - hl)
-			q[th + TCP_FLAGS_OFF] &= (uint8_t)~(TCP_PSH | TCP_FIN);
-		memset(q + th + TCP_CSUM_OFF, 0, sizeof(word));
-		word = (uint16_t)~csum_fold(csum_add(tcp_pseudo(q, v6,
-		    thl + plen), q + th, thl + plen));
-		memcpy(q + th + TCP_CSUM_OFF, &word, sizeof(word));
+		tcp_seg_hdr(q, th, hl, plen, i, off, off + plen == len - hl);
 		frame_queue(v, hl + plen);
 		v->st.tx_pkts++;
 		v->st.tx_bytes += hl + plen;
@@ -993,21 +1050,31 @@ tun_packet(struct vpn *v, uint8_t *p, struct virtio_net_hdr *h)
 }
 
 /*
+ * Has out room for what one read from the device may become?  A frame; or
+ * in datagram mode, a super-packet cut into segments, each with headers of
+ * its own: at most twice its size, unless the MSS is under about 120 bytes
+ * (then tcp_segment() drops it).
+ */
+static int
+tun_room(struct vpn *v)
+{
+	return buf_room(&v->out) >= (v->seg ? 2 : 1) * FRAME_ROOM;
+}
+
+/*
  * Read packets from the device while out has room for one more.  In
- * datagram mode a super-packet is read aside, then cut into segments
- * after what out holds: room for both halves of that.
+ * datagram mode each is read aside, to be cut into segments in out.
  */
 static void
 tun_read(struct vpn *v)
 {
 	struct virtio_net_hdr h;
-	size_t want = v->seg ? 2 * FRAME_ROOM : FRAME_ROOM;
 	uint8_t *p;
 	ssize_t n;
 	int i;
 
 	memset(&h, 0, sizeof(h));
-	for (i = 0; i < READ_BATCH && buf_room(&v->out) >= want; i++) {
+	for (i = 0; i < READ_BATCH && tun_room(v); i++) {
 		p = v->seg ? v->seg : buf_tail(&v->out) + FRAME_HDR;
 		if ((n = tun_packet(v, p, &h)) == 0)
 			return;
@@ -1088,7 +1155,8 @@ dgram_send(struct iovec *iov, size_t k)
  * Write queued frames one datagram each, runs of them in one send where
  * UDP_SEGMENT works; 0 if stdout is full.  A run the kernel will not cut
  * (a datagram longer than the path's MTU, a device without checksum
- * offload) turns it off, and goes again one by one.
+ * offload) turns it off for good, and goes again one by one: the tunnel
+ * still works, slower, so say it once.
  */
 static int
 stdout_flush_dgram(struct vpn *v)
@@ -1102,8 +1170,8 @@ stdout_flush_dgram(struct vpn *v)
 				return !(v->out_blocked = 1);
 			if (k > 1 && (errno == EINVAL || errno == EIO ||
 			    errno == EMSGSIZE || errno == EOPNOTSUPP)) {
-				if (v->verbose)
-					warn("stdout: UDP_SEGMENT, off");
+				warn("stdout: UDP_SEGMENT refused; sending "
+				    "datagrams one by one");
 				v->gso = 0;
 				continue;
 			}
@@ -1298,8 +1366,8 @@ loop(struct vpn *v, const sigset_t *waitmask)
 	v->last_tx_ms = v->last_rx_ms = v->now_ms = now_ms();
 	while (!quit && !(v->eof && v->in.len == 0)) {
 		/* Ask only for what we have room for: this is backpressure. */
-		pfd[P_TUN].events = (buf_room(&v->out) >= FRAME_ROOM ?
-		    POLLIN : 0) | (v->tun_blocked ? POLLOUT : 0);
+		pfd[P_TUN].events = (tun_room(v) ? POLLIN : 0) |
+		    (v->tun_blocked ? POLLOUT : 0);
 		pfd[P_IN].fd = !v->eof && (v->dgram || buf_room(&v->in) > 0) ?
 		    STDIN_FILENO : -1;
 		pfd[P_OUT].events = v->out.len > 0 ? POLLOUT : 0;

@@ -203,21 +203,40 @@ vnet_csum_check(const uint8_t *p, size_t len)
 	free(copy);
 }
 
-/* The TCP header's offset in a packet frame_error() passed, or 0. */
+/*
+ * segments(v, mtu, run, &seg): take the frames tcp_segment() queued in out,
+ * each a whole packet of at most ${mtu} with its checksums right, the
+ * first ${seg} long and none longer, and lay them end to end in ${run}, as
+ * UDP_GRO would give them.  Returns their number; *at is the run's length.
+ */
 static size_t
-tcp_at(const uint8_t *p, size_t len)
+segments(struct vpn *v, size_t mtu, uint8_t *run, size_t *at, size_t *seg)
 {
-	size_t th = p[0] >> 4 == 6 ? IP6_HLEN : (size_t)(p[0] & 0xf) * 4;
+	size_t flen, plen, n = 0, th;
+	const uint8_t *q;
+	int tcp;
 
-	if (p[p[0] >> 4 == 6 ? 6 : 9] != IPPROTO_TCP || th + TCP_HLEN > len)
-		return 0;
-	return th;
+	*at = *seg = 0;
+	while ((flen = frame_next(v->out.p + v->out.off, v->out.len, &plen))) {
+		q = v->out.p + v->out.off + FRAME_HDR;
+		assert(plen <= mtu);
+		assert(frame_error(q, plen, plen, 0) == NULL);
+		th = ip_tcp(q, &tcp);
+		assert(tcp && tcp_csum_ok(q, plen, th, q[0] >> 4 == 6));
+		assert(n == 0 || plen <= *seg);
+		*seg = n++ == 0 ? plen : *seg;
+		memcpy(run + *at, q, plen);
+		*at += plen;
+		buf_consume(&v->out, flen);
+	}
+	return n;
 }
 
 /*
- * tcp_segment() cuts a super-packet into whole packets of the MTU, with
- * every checksum right, that tcp_merge() joins back into the packet it was
- * (but its TCP checksum, which the device is told to fill in).
+ * tcp_segment() cuts a super-packet into whole packets of the MTU, every
+ * checksum right, that tcp_merge() joins back into the packet it was (but
+ * for the TCP checksum, which the device is told to fill in, and the form
+ * of the IPv4 one).
  */
 static void
 segment_check(const uint8_t *p, size_t len, size_t mtu)
@@ -226,12 +245,13 @@ segment_check(const uint8_t *p, size_t len, size_t mtu)
 	struct vpn v;
 	struct mode none = { 0, 0, 0 };
 	uint8_t *run, *orig, f;
-	size_t th, hl, at = 0, flen, plen, seg = 0, used, cut, n = 0;
-	int v6;
+	size_t th, hl, at, seg, used, n;
+	int v6, tcp;
 
-	if (len < IP4_HLEN || (th = tcp_at(p, len)) == 0)
+	if (len < IP4_HLEN || (th = ip_tcp(p, &tcp), !tcp) ||
+	    th + TCP_HLEN > len)
 		return;
-	hl = th + (size_t)(p[th + 12] >> 4) * 4;
+	hl = th + tcp_hlen(p + th);
 	if (hl >= len || hl < th + TCP_HLEN || mtu <= hl)
 		return;
 	v6 = p[0] >> 4 == 6;
@@ -246,28 +266,20 @@ segment_check(const uint8_t *p, size_t len, size_t mtu)
 		err(1, "malloc");
 	memcpy(orig, p, len);
 	if (tcp_segment(&v, orig, len, &h)) {
-		while ((flen = frame_next(v.out.p + v.out.off, v.out.len,
-		    &plen))) {
-			const uint8_t *q = v.out.p + v.out.off + FRAME_HDR;
-
-			assert(plen <= mtu);
-			assert(frame_error(q, plen, plen, 0) == NULL);
-			assert(tcp_csum_ok(q, plen, th, v6));
-			assert(v6 || csum_fold(csum_add(0, q, th)) == 0xffff);
-			assert(n == 0 || plen <= seg);
-			seg = n++ == 0 ? plen : seg;
-			memcpy(run + at, q, plen);
-			at += plen;
-			buf_consume(&v.out, flen);
-		}
+		n = segments(&v, mtu, run, &at, &seg);
 		assert(at == len + (n - 1) * hl && v.st.tx_pkts == n);
 		f = p[th + TCP_FLAGS_OFF] & (uint8_t)~(TCP_CWR | TCP_PSH);
-		if (n > 1 && f == TCP_ACK &&
-		    (v6 || csum_fold(csum_add(0, p, th)) == 0xffff)) {
-			assert(tcp_merge(run, at, seg, &used, &cut) == len);
-			assert(used == at && cut == seg);
+		if (n > 1 && f == TCP_ACK && (v6 || (th == IP4_HLEN &&
+		    csum_fold(csum_add(0, p, th)) == 0xffff))) {
+			assert(tcp_merge(run, at, seg, &used) == len);
+			assert(used == at);
+			vnet_check(run, len, seg);
+			assert(v6 || csum_fold(csum_add(0, run, th)) == 0xffff);
 			memcpy(run + th + TCP_CSUM_OFF, p + th + TCP_CSUM_OFF,
 			    sizeof(uint16_t));
+			if (!v6)
+				memcpy(run + IP4_CSUM_OFF, p + IP4_CSUM_OFF,
+				    sizeof(uint16_t));
 			assert(memcmp(run, p, len) == 0);
 		}
 	}
@@ -278,26 +290,39 @@ segment_check(const uint8_t *p, size_t len, size_t mtu)
 }
 
 /*
- * tcp_merge() on any run of datagrams stays inside it, and what it joins
- * is one packet frame_error() passes, made of the run's first datagrams.
+ * tcp_merge() on any run of datagrams stays inside it.  What it joins is a
+ * packet frame_error() passes, whose payload is the joined datagrams'
+ * payloads end to end, and which the device can cut again at ${seg}, with
+ * its TCP checksum right once filled in.
  */
 static void
 merge_check(const uint8_t *p, size_t len, size_t seg)
 {
 	uint8_t *copy;
-	size_t used, cut, plen;
+	size_t used, plen, th, hl, off, at, qlen;
+	int tcp;
 
 	if (len == 0 || seg == 0)
 		return;
 	if ((copy = malloc(len)) == NULL)
 		err(1, "malloc");
 	memcpy(copy, p, len);
-	plen = tcp_merge(copy, len, seg, &used, &cut);
-	assert(used > 0 && used <= len && cut == (seg < len ? seg : len));
+	plen = tcp_merge(copy, len, seg, &used);
+	assert(used > 0 && used <= len);
 	if (plen > 0) {
 		assert(used > seg && plen > seg && plen <= used);
 		assert(frame_error(copy, plen, plen, 0) == NULL);
-	}
+		th = ip_tcp(copy, &tcp);
+		hl = th + tcp_hlen(copy + th);
+		assert(tcp && plen - hl == used - (used + seg - 1) / seg * hl);
+		for (off = 0, at = hl; off < used; off += seg) {
+			qlen = used - off < seg ? used - off : seg;
+			assert(memcmp(copy + at, p + off + hl, qlen - hl) == 0);
+			at += qlen - hl;
+		}
+		vnet_check(copy, plen, seg);
+	} else
+		assert(used == (seg < len ? seg : len));
 	free(copy);
 }
 
