@@ -81,6 +81,7 @@
 #define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 #define MTU_REFRESH_MS	1000		/* how stale the device's MTU may be */
+#define GSO_RETRY_MS	10000		/* UDP_SEGMENT refused: one by one */
 #define MS_PER_S	1000
 #define NS_PER_MS	1000000
 #define SECS_MAX	86400		/* a day; longer timers are a typo */
@@ -116,6 +117,7 @@ struct vpn {
 	int		 dgram;		/* -D: a packet per read and write */
 	int		 dgram_eof;	/* empty read: EOF, not keepalive */
 	int		 gso;		/* -D: stdout sends runs of datagrams */
+	long long	 gso_retry_ms;	/* refused: none until then */
 	int		 gro;		/* -D: stdin reads runs of datagrams */
 	uint8_t		*seg;		/* -D: a super-packet to cut up */
 	int		 verbose;
@@ -1106,10 +1108,12 @@ static size_t
 dgram_run(const struct vpn *v, struct iovec *iov, size_t *bytes)
 {
 	const uint8_t *f = v->out.p + v->out.off;
-	size_t k = 0, flen, plen, seg = 0, sum = 0;
+	size_t k = 0, flen, plen, seg = 0, sum = 0, max = 1;
 
+	if (v->gso && v->now_ms >= v->gso_retry_ms)
+		max = UDP_SEGS_MAX;
 	*bytes = 0;
-	while (k < (v->gso ? UDP_SEGS_MAX : 1) &&
+	while (k < max &&
 	    (flen = frame_next(f + *bytes, v->out.len - *bytes, &plen))) {
 		if (k > 0 && (plen == 0 || plen > seg ||
 		    sum + plen > UDP_GSO_MAX))
@@ -1155,8 +1159,9 @@ dgram_send(struct iovec *iov, size_t k)
  * Write queued frames one datagram each, runs of them in one send where
  * UDP_SEGMENT works; 0 if stdout is full.  A run the kernel will not cut
  * (a datagram longer than the path's MTU, a device without checksum
- * offload) turns it off for good, and goes again one by one: the tunnel
- * still works, slower, so say it once.
+ * offload) goes again one by one, and so does all for GSO_RETRY_MS: the
+ * MTU may be lowered meanwhile.  The tunnel still works, slower: say so,
+ * the first time.
  */
 static int
 stdout_flush_dgram(struct vpn *v)
@@ -1170,9 +1175,10 @@ stdout_flush_dgram(struct vpn *v)
 				return !(v->out_blocked = 1);
 			if (k > 1 && (errno == EINVAL || errno == EIO ||
 			    errno == EMSGSIZE || errno == EOPNOTSUPP)) {
-				warn("stdout: UDP_SEGMENT refused; sending "
-				    "datagrams one by one");
-				v->gso = 0;
+				if (v->gso_retry_ms == 0)
+					warn("stdout: UDP_SEGMENT refused; "
+					    "sending datagrams one by one");
+				v->gso_retry_ms = v->now_ms + GSO_RETRY_MS;
 				continue;
 			}
 			if (errno != ECONNREFUSED && errno != ENOBUFS &&
