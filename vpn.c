@@ -219,6 +219,20 @@ buf_room(struct buf *b)
 	return b->cap - b->off - b->len;
 }
 
+/*
+ * buf_fits(b, want): has ${b} room for ${want} more bytes, once its data
+ * is moved to the front if that is what it takes?
+ */
+static int
+buf_fits(struct buf *b, size_t want)
+{
+	if (buf_room(b) < want && b->off > 0 && b->cap - b->len >= want) {
+		memmove(b->p, b->p + b->off, b->len);
+		b->off = 0;
+	}
+	return buf_room(b) >= want;
+}
+
 static uint8_t *
 buf_tail(struct buf *b)
 {
@@ -1060,7 +1074,7 @@ tun_packet(struct vpn *v, uint8_t *p, struct virtio_net_hdr *h)
 static int
 tun_room(struct vpn *v)
 {
-	return buf_room(&v->out) >= (v->seg ? 2 : 1) * FRAME_ROOM;
+	return buf_fits(&v->out, (v->seg ? 2 : 1) * FRAME_ROOM);
 }
 
 /*
@@ -1284,13 +1298,26 @@ stats_print(const struct vpn *v)
 	    s->tx_bytes, s->ka_rx, s->ka_tx, s->dropped, s->invalid);
 }
 
+/*
+ * Is the keepalive timer running?  Not where an empty message reads as
+ * EOF (SOCK_SEQPACKET, or -D on a pipe), and not while frames wait for
+ * stdout: they will tell the peer we are here, and POLLOUT wakes us when
+ * they have gone.  Else a timer that sends nothing would spin the loop.
+ */
+static int
+keepalive_on(const struct vpn *v)
+{
+	return v->keepalive_ms && !(v->dgram && v->dgram_eof) &&
+	    v->out.len == 0;
+}
+
 /* Milliseconds until the nearest timer, or -1 for none. */
 static long long
 timer_next(const struct vpn *v)
 {
 	long long t = -1, d;
 
-	if (v->keepalive_ms) {
+	if (keepalive_on(v)) {
 		d = v->last_tx_ms + v->keepalive_ms - v->now_ms;
 		t = d < 0 ? 0 : d;
 	}
@@ -1307,10 +1334,8 @@ timers_check(struct vpn *v)
 {
 	if (v->silent_ms && v->now_ms - v->last_rx_ms >= v->silent_ms)
 		errx(1, "peer silent for %lld s", v->silent_ms / MS_PER_S);
-	/* An empty SOCK_SEQPACKET message reads as EOF: no keepalives. */
-	if (v->keepalive_ms && !(v->dgram && v->dgram_eof) &&
-	    v->now_ms - v->last_tx_ms >= v->keepalive_ms &&
-	    buf_room(&v->out) >= FRAME_HDR) {
+	if (keepalive_on(v) && v->now_ms - v->last_tx_ms >= v->keepalive_ms) {
+		(void)buf_room(&v->out);	/* empty: back to its start */
 		frame_queue(v, 0);
 		v->st.ka_tx++;
 	}

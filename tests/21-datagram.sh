@@ -6,7 +6,8 @@
 #   families and 50 MiB checksummed.
 # - The dead-peer timeout ends a UDP session whose peer went silent.
 # - On a SOCK_SEQPACKET stdin, a bad datagram is dropped, counted and
-#   warned about, and the next good one still reaches the device.
+#   warned about, and the next good one still reaches the device.  With -k,
+#   no keepalive goes (an empty message is EOF there), and idle, vpn sleeps.
 . "$(dirname "$0")/lib.sh"
 
 pair
@@ -44,7 +45,7 @@ say "UDP: a silent peer ends the session after -t"
 ip -n "$NS1" tuntap add dev tq0 mode tun
 tun_up "$NS1" tq0 10.8.0.1/24
 spawn ip netns exec "$NS1" socat UNIX-LISTEN:"$TMP/sock",type=5 \
-    EXEC:"$VPN -v -i tq0",nofork 2>"$TMP/e3"
+    EXEC:"$VPN -v -k 1 -i tq0",nofork 2>"$TMP/e3"
 srv=$!
 wait_for 5 test -S "$TMP/sock"
 mkfifo "$TMP/in"
@@ -62,12 +63,18 @@ has_reply() {
 	    grep -q "$(ip4hex 10.8.0.1)$(ip4hex 10.8.0.2)00"
 }
 wait_for 5 has_reply
+# -k 1, but an empty message would read as EOF: no keepalive, and no timer
+# that fires for nothing; idle, vpn sleeps.
+sleep 2.5
+ticks=$(awk '{ print $14 + $15 }' "/proc/$srv/stat")
+((ticks < $(getconf CLK_TCK) / 2)) ||
+	fail "SEQPACKET, -k 1: vpn used $ticks ticks of CPU, idle for 2.5 s"
 exec 5>&-
 rc=0
 wait "$srv" || rc=$?
 ((rc == 0)) || fail "SEQPACKET: exit $rc at EOF, want 0: $(cat "$TMP/e3")"
 grep -q '^vpn: stdin: datagram is not an IP packet (length 4), dropped$' "$TMP/e3" ||
 	fail "SEQPACKET: no warning for the bad datagram: $(cat "$TMP/e3")"
-grep -q 'rx 1 packets 28 bytes, .* invalid 1$' "$TMP/e3" ||
+grep -q 'rx 1 packets 28 bytes, .* keepalives rx 0 tx 0, .* invalid 1$' "$TMP/e3" ||
 	fail "SEQPACKET: counters $(tail -1 "$TMP/e3")"
-say "SEQPACKET: a bad datagram dropped and counted, the next one answered"
+say "SEQPACKET: a bad datagram dropped and counted, the next one answered; with -k 1, no keepalive and $ticks ticks of CPU"
