@@ -204,92 +204,6 @@ vnet_csum_check(const uint8_t *p, size_t len)
 }
 
 /*
- * segments(v, mtu, run, &seg): take the frames tcp_segment() queued in out,
- * each a whole packet of at most ${mtu} with its checksums right, the
- * first ${seg} long and none longer, and lay them end to end in ${run}, as
- * UDP_GRO would give them.  Returns their number; *at is the run's length.
- */
-static size_t
-segments(struct vpn *v, size_t mtu, uint8_t *run, size_t *at, size_t *seg)
-{
-	size_t flen, plen, n = 0, th;
-	const uint8_t *q;
-	int tcp;
-
-	*at = *seg = 0;
-	while ((flen = frame_next(v->out.p + v->out.off, v->out.len, &plen))) {
-		q = v->out.p + v->out.off + FRAME_HDR;
-		assert(plen <= mtu);
-		assert(frame_error(q, plen, plen, 0) == NULL);
-		th = ip_tcp(q, &tcp);
-		assert(tcp && tcp_csum_ok(q, plen, th, q[0] >> 4 == 6));
-		assert(n == 0 || plen <= *seg);
-		*seg = n++ == 0 ? plen : *seg;
-		memcpy(run + *at, q, plen);
-		*at += plen;
-		buf_consume(&v->out, flen);
-	}
-	return n;
-}
-
-/*
- * tcp_segment() cuts a super-packet into whole packets of the MTU, every
- * checksum right, that tcp_merge() joins back into the packet it was (but
- * for the TCP checksum, which the device is told to fill in, and the form
- * of the IPv4 one).
- */
-static void
-segment_check(const uint8_t *p, size_t len, size_t mtu)
-{
-	struct virtio_net_hdr h;
-	struct vpn v;
-	struct mode none = { 0, 0, 0 };
-	uint8_t *run, *orig, f;
-	size_t th, hl, at, seg, used, n;
-	int v6, tcp;
-
-	if (len < IP4_HLEN || (th = ip_tcp(p, &tcp), !tcp) ||
-	    th + TCP_HLEN > len)
-		return;
-	hl = th + tcp_hlen(p + th);
-	if (hl >= len || hl < th + TCP_HLEN || mtu <= hl)
-		return;
-	v6 = p[0] >> 4 == 6;
-	memset(&h, 0, sizeof(h));
-	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	h.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-	h.csum_start = (uint16_t)th;
-	h.gso_size = (uint16_t)(mtu - hl);
-	vpn_new(&v, &none, 1);
-	buf_init(&v.out, OUT_MAX);
-	if ((run = malloc(OUT_MAX)) == NULL || (orig = malloc(len)) == NULL)
-		err(1, "malloc");
-	memcpy(orig, p, len);
-	if (tcp_segment(&v, orig, len, &h)) {
-		n = segments(&v, mtu, run, &at, &seg);
-		assert(at == len + (n - 1) * hl && v.st.tx_pkts == n);
-		f = p[th + TCP_FLAGS_OFF] & (uint8_t)~(TCP_CWR | TCP_PSH);
-		if (n > 1 && f == TCP_ACK && (v6 || (th == IP4_HLEN &&
-		    csum_fold(csum_add(0, p, th)) == 0xffff))) {
-			assert(tcp_merge(run, at, seg, &used) == len);
-			assert(used == at);
-			vnet_check(run, len, seg);
-			assert(v6 || csum_fold(csum_add(0, run, th)) == 0xffff);
-			memcpy(run + th + TCP_CSUM_OFF, p + th + TCP_CSUM_OFF,
-			    sizeof(uint16_t));
-			if (!v6)
-				memcpy(run + IP4_CSUM_OFF, p + IP4_CSUM_OFF,
-				    sizeof(uint16_t));
-			assert(memcmp(run, p, len) == 0);
-		}
-	}
-	free(run);
-	free(orig);
-	free(v.out.p);
-	free(v.in.p);
-}
-
-/*
  * tcp_merge() on any run of datagrams stays inside it.  What it joins is a
  * packet frame_error() passes, whose payload is the joined datagrams'
  * payloads end to end, and which the device can cut again at ${seg}, with
@@ -324,6 +238,217 @@ merge_check(const uint8_t *p, size_t len, size_t seg)
 	} else
 		assert(used == (seg < len ? seg : len));
 	free(copy);
+}
+
+/* The TCP checksum of the packet ${q}, as the byte-wise sum has it. */
+static int
+tcp_sum_ok(const uint8_t *q, size_t len, size_t th)
+{
+	uint32_t sum;
+
+	sum = q[0] >> 4 == 6 ? sum_be(0, q + 8, 32) : sum_be(0, q + 12, 8);
+	return sum_be(sum + IPPROTO_TCP + (uint32_t)(len - th), q + th,
+	    len - th) == 0xffff;
+}
+
+/*
+ * seg_check(p, hl, th, q, qlen, i, off, last): the segment ${q} tcp_segment()
+ * cut as the ${i}th from the super-packet ${p}: its ${off}th payload bytes,
+ * the sequence number that says so, IPv4 ID + i, PSH and FIN on the last
+ * segment only, CWR on the first only, and checksums right by the
+ * byte-wise sum.
+ */
+static void
+seg_check(const uint8_t *p, size_t hl, size_t th, const uint8_t *q,
+    size_t qlen, size_t i, size_t off, int last)
+{
+	uint32_t seq0, seq;
+	uint8_t f = p[th + TCP_FLAGS_OFF];
+
+	assert(frame_error(q, qlen, qlen, 0) == NULL && qlen > hl);
+	assert(memcmp(q + hl, p + hl + off, qlen - hl) == 0);
+	memcpy(&seq0, p + th + TCP_SEQ_OFF, sizeof(seq0));
+	memcpy(&seq, q + th + TCP_SEQ_OFF, sizeof(seq));
+	assert(ntohl(seq) == ntohl(seq0) + (uint32_t)off);
+	if (i > 0)
+		f &= (uint8_t)~TCP_CWR;
+	if (!last)
+		f &= (uint8_t)~(TCP_PSH | TCP_FIN);
+	assert(q[th + TCP_FLAGS_OFF] == f);
+	if (q[0] >> 4 == 4) {
+		assert(((q[IP4_ID_OFF] << 8 | q[IP4_ID_OFF + 1]) & 0xffff) ==
+		    (((p[IP4_ID_OFF] << 8 | p[IP4_ID_OFF + 1]) + i) & 0xffff));
+		assert(sum_be(0, q, th) == 0xffff);
+	}
+	assert(tcp_sum_ok(q, qlen, th));
+}
+
+/*
+ * segments(v, p, hl, th, mtu, run, &at, &seg): take the frames
+ * tcp_segment() queued in out from ${p}, check each (seg_check: at most
+ * ${mtu}, none longer than the first), and lay them end to end in ${run},
+ * as UDP_GRO would give them.  Returns their number; ${at} is the run's
+ * length, ${seg} the first's.
+ */
+static size_t
+segments(struct vpn *v, const uint8_t *p, size_t hl, size_t th, size_t mtu,
+    uint8_t *run, size_t *at, size_t *seg)
+{
+	size_t flen, plen, n = 0, off = 0;
+	const uint8_t *q;
+
+	*at = *seg = 0;
+	while ((flen = frame_next(v->out.p + v->out.off, v->out.len, &plen))) {
+		q = v->out.p + v->out.off + FRAME_HDR;
+		assert(plen <= mtu && (n == 0 || plen <= *seg));
+		seg_check(p, hl, th, q, plen, n, off,
+		    v->out.len == flen);
+		off += plen - hl;
+		*seg = n++ == 0 ? plen : *seg;
+		memcpy(run + *at, q, plen);
+		*at += plen;
+		buf_consume(&v->out, flen);
+	}
+	return n;
+}
+
+/*
+ * The run, given to the device as stdin_read_dgram() gives it, counts as
+ * the ${n} packets and ${at} bytes the far end sent, joined or not.
+ */
+static void
+run_counts(const uint8_t *run, size_t at, size_t seg, size_t n, size_t mtu)
+{
+	struct mode m = { 0, 1, mtu };
+	struct vpn w;
+	size_t off, used;
+
+	vpn_new(&w, &m, at);
+	memcpy(w.in.p, run, at);
+	for (off = 0; off < at; off += used)
+		dgram_run_to_tun(&w, w.in.p + off, at - off, seg, &used);
+	assert(w.st.rx_pkts == n && w.st.rx_bytes == at);
+	assert(w.st.dropped == 0 && w.st.invalid == 0);
+	free(w.in.p);
+}
+
+/* Make the TCP checksum of ${q} right again, by the byte-wise sum. */
+static void
+tcp_resum(uint8_t *q, size_t len, size_t th)
+{
+	uint32_t sum;
+
+	q[th + TCP_CSUM_OFF] = q[th + TCP_CSUM_OFF + 1] = 0;
+	sum = q[0] >> 4 == 6 ? sum_be(0, q + 8, 32) : sum_be(0, q + 12, 8);
+	sum = ~sum_be(sum + IPPROTO_TCP + (uint32_t)(len - th), q + th,
+	    len - th);
+	q[th + TCP_CSUM_OFF] = (uint8_t)(sum >> 8);
+	q[th + TCP_CSUM_OFF + 1] = (uint8_t)sum;
+}
+
+/*
+ * change_check(run, at, seg, th, i, how): change datagram ${i} of the run
+ * so that it may not join, as ${how} picks: one bit flipped anywhere,
+ * or, its checksum made right again, another source port, a sequence
+ * number one off, FIN, or (IPv6, under no checksum) another hop limit.
+ * tcp_merge() then joins nothing from datagram ${i} on.
+ */
+static void
+change_check(const uint8_t *run, size_t at, size_t seg, size_t th, size_t i,
+    size_t how)
+{
+	uint8_t *mut, *q;
+	size_t used, len = at - i * seg < seg ? at - i * seg : seg;
+
+	if ((mut = malloc(at)) == NULL)
+		err(1, "malloc");
+	memcpy(mut, run, at);
+	q = mut + i * seg;
+	switch (how % 4) {
+	case 0:
+		q[how / 4 / 8 % len] ^= (uint8_t)(1 << how / 4 % 8);
+		break;
+	case 1:
+		q[th + 1]++;			/* the source port */
+		tcp_resum(q, len, th);
+		break;
+	case 2:
+		q[th + TCP_SEQ_OFF + 3]++;
+		tcp_resum(q, len, th);
+		break;
+	case 3:
+		if (q[0] >> 4 == 6)
+			q[7]--;			/* the hop limit */
+		else {
+			q[th + TCP_FLAGS_OFF] |= TCP_FIN;
+			tcp_resum(q, len, th);
+		}
+		break;
+	}
+	if (tcp_merge(mut, at, seg, &used) > 0)
+		assert(i > 0 && used <= i * seg);
+	free(mut);
+}
+
+/*
+ * tcp_segment() cuts a super-packet into whole packets of the MTU, every
+ * checksum right, that tcp_merge() joins back into the packet it was (but
+ * for the TCP checksum, which the device is told to fill in, and the
+ * IPv4 one, which it makes again).
+ */
+static void
+segment_check(const uint8_t *p, size_t len, size_t mtu)
+{
+	struct virtio_net_hdr h;
+	struct vpn v;
+	struct mode none = { 0, 0, 0 };
+	uint8_t *run, *orig, f;
+	size_t th, hl, at, seg, used, n;
+	int v6, tcp;
+
+	if (len < IP4_HLEN || (th = ip_tcp(p, &tcp), !tcp) ||
+	    th + TCP_HLEN > len)
+		return;
+	hl = th + tcp_hlen(p + th);
+	if (hl >= len || hl < th + TCP_HLEN || mtu <= hl)
+		return;
+	v6 = p[0] >> 4 == 6;
+	memset(&h, 0, sizeof(h));
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	h.csum_start = (uint16_t)th;
+	h.gso_size = (uint16_t)(mtu - hl);
+	vpn_new(&v, &none, 1);
+	buf_init(&v.out, OUT_MAX);
+	if ((run = malloc(OUT_MAX)) == NULL || (orig = malloc(len)) == NULL)
+		err(1, "malloc");
+	memcpy(orig, p, len);
+	if (tcp_segment(&v, orig, len, &h)) {
+		n = segments(&v, p, hl, th, mtu, run, &at, &seg);
+		assert(at == len + (n - 1) * hl && v.st.tx_pkts == n);
+		merge_check(run, at, seg);
+		run_counts(run, at, seg, n, mtu);
+		f = p[th + TCP_FLAGS_OFF] & (uint8_t)~(TCP_CWR | TCP_PSH);
+		if (n > 1 && f == TCP_ACK && (v6 || th == IP4_HLEN)) {
+			change_check(run, at, seg, th, p[len - 1] % n,
+			    (size_t)p[len - 2] << 8 | p[len - 3]);
+			assert(tcp_merge(run, at, seg, &used) == len);
+			assert(used == at);
+			vnet_check(run, len, seg);
+			memcpy(run + th + TCP_CSUM_OFF, p + th + TCP_CSUM_OFF,
+			    sizeof(uint16_t));
+			if (!v6) {
+				assert(sum_be(0, run, th) == 0xffff);
+				memcpy(run + IP4_CSUM_OFF, p + IP4_CSUM_OFF,
+				    sizeof(uint16_t));
+			}
+			assert(memcmp(run, p, len) == 0);
+		}
+	}
+	free(run);
+	free(orig);
+	free(v.out.p);
+	free(v.in.p);
 }
 
 /* The same bytes as one packet, or a run of datagrams, for the offloads. */
