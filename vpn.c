@@ -472,6 +472,26 @@ ip_tcp(const uint8_t *pkt, int *tcp)
 	return (size_t)(pkt[0] & 0xf) * 4;
 }
 
+/*
+ * ip_set_len(p, iphl, len): make ${len} the length of the IP packet ${p},
+ * whose headers take ${iphl} bytes: in its header, and so in IPv4's
+ * header checksum.
+ */
+static void
+ip_set_len(uint8_t *p, size_t iphl, size_t len)
+{
+	uint16_t word;
+
+	if (p[0] >> 4 == 6) {
+		put16(p + IP6_LEN_OFF, len - IP6_HLEN);
+		return;
+	}
+	put16(p + IP4_LEN_OFF, len);
+	memset(p + IP4_CSUM_OFF, 0, sizeof(word));
+	word = (uint16_t)~csum_fold(csum_add(0, p, iphl));
+	memcpy(p + IP4_CSUM_OFF, &word, sizeof(word));
+}
+
 /* The length of the TCP header at ${tcp}, as its data offset says. */
 static size_t
 tcp_hlen(const uint8_t *tcp)
@@ -610,7 +630,6 @@ tcp_merge(uint8_t *p, size_t len, size_t seg, size_t *used)
 {
 	size_t th, hl, at, qlen;
 	uint32_t seq;
-	uint16_t word;
 	uint8_t *q, psh;
 
 	*used = len < seg ? len : seg;
@@ -636,14 +655,7 @@ tcp_merge(uint8_t *p, size_t len, size_t seg, size_t *used)
 	}
 	if (at == seg)
 		return 0;
-	if (p[0] >> 4 == 6)
-		put16(p + IP6_LEN_OFF, at - IP6_HLEN);
-	else {
-		put16(p + IP4_LEN_OFF, at);
-		memset(p + IP4_CSUM_OFF, 0, sizeof(word));
-		word = (uint16_t)~csum_fold(csum_add(0, p, th));
-		memcpy(p + IP4_CSUM_OFF, &word, sizeof(word));
-	}
+	ip_set_len(p, th, at);
 	return at;
 }
 
@@ -973,16 +985,11 @@ tcp_seg_hdr(uint8_t *q, size_t th, size_t hl, size_t plen, size_t i,
 	uint16_t word;
 	int v6 = q[0] >> 4 == 6;
 
-	if (v6)
-		put16(q + IP6_LEN_OFF, hl + plen - IP6_HLEN);
-	else {
+	if (!v6) {
 		memcpy(&word, q + IP4_ID_OFF, sizeof(word));
 		put16(q + IP4_ID_OFF, ntohs(word) + i);
-		put16(q + IP4_LEN_OFF, hl + plen);
-		memset(q + IP4_CSUM_OFF, 0, sizeof(word));
-		word = (uint16_t)~csum_fold(csum_add(0, q, th));
-		memcpy(q + IP4_CSUM_OFF, &word, sizeof(word));
 	}
+	ip_set_len(q, th, hl + plen);
 	memcpy(&seq, q + th + TCP_SEQ_OFF, sizeof(seq));
 	seq = htonl(ntohl(seq) + (uint32_t)off);
 	memcpy(q + th + TCP_SEQ_OFF, &seq, sizeof(seq));

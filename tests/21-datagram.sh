@@ -11,15 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 
 pair
-spawn ip netns exec "$NS1" socat UDP-LISTEN:33960 \
-    EXEC:"$VPN -v -t 3 -i tun0",nofork 2>"$TMP/e1"
-srv=$!
-wait_for 5 listening "$NS1" 33960 u
-spawn ip netns exec "$NS2" socat UDP:192.0.2.1:33960 \
-    EXEC:"$VPN -v -k 1 -i tun0",nofork 2>"$TMP/e2"
-cli=$!
-wait_for 5 has_link "$NS2" tun0
-wait_for 5 has_link "$NS1" tun0	# made on the first datagram: a keepalive
+udp_pair '-t 3' '-k 1'		# the server's tun0: on the first keepalive
+srv=$SRV cli=$CLI
 grep -q '^vpn: tun0: TUN device, datagram mode, offloads, UDP GSO, UDP GRO$' "$TMP/e1" ||
 	fail "server side: said '$(cat "$TMP/e1")', want datagram mode"
 tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64

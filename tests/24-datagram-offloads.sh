@@ -70,15 +70,8 @@ run() {
 	for ns in "$NS1" "$NS2"; do	# no IPv6 chatter: only our packets
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 	done
-	spawn ip netns exec "$NS1" socat UDP-LISTEN:33960 \
-	    EXEC:"$VPN -v -D $f1 -i tun0",nofork 2>"$TMP/e1"
-	srv=$!
-	wait_for 5 listening "$NS1" 33960 u
-	spawn ip netns exec "$NS2" socat UDP:192.0.2.1:33960 \
-	    EXEC:"$VPN -v -D -k 1 $f2 -i tun0",nofork 2>"$TMP/e2"
-	cli=$!
-	wait_for 5 has_link "$NS2" tun0
-	wait_for 5 has_link "$NS1" tun0
+	udp_pair "-D $f1" "-D -k 1 $f2"
+	srv=$SRV cli=$CLI
 	for ns in "$NS1" "$NS2"; do
 		ip -n "$ns" link set dev tun0 mtu "$mtu"
 	done

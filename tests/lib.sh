@@ -141,6 +141,22 @@ pair() {
 	ip -n "$NS2" link set veth2 up
 }
 
+# udp_pair SRVFLAGS CLIFLAGS: vpn on a UDP socket at each end of pair()
+# (socat's nofork), port 33960; the client's flags must make it send first
+# (-k), for its first datagram makes the server's tun0.  Their stderr goes
+# to $TMP/e1 and $TMP/e2, their PIDs to SRV and CLI.
+udp_pair() {
+	spawn ip netns exec "$NS1" socat UDP-LISTEN:33960 \
+	    EXEC:"$VPN -v $1 -i tun0",nofork 2>"$TMP/e1"
+	SRV=$!
+	wait_for 5 listening "$NS1" 33960 u
+	spawn ip netns exec "$NS2" socat UDP:192.0.2.1:33960 \
+	    EXEC:"$VPN -v $2 -i tun0",nofork 2>"$TMP/e2"
+	CLI=$!
+	wait_for 5 has_link "$NS2" tun0
+	wait_for 5 has_link "$NS1" tun0
+}
+
 # tun_up NS DEV ADDR...: give DEV its addresses and bring it up.
 tun_up() {
 	local ns=$1 dev=$2 a
