@@ -13,6 +13,13 @@ CPPFLAGS += -D_GNU_SOURCE -DVERSION=\"$(VERSION)\"
 SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
 FUZZTIME ?= 60
+# Run as root, or through sudo: the tests, the demo and the bench make
+# network namespaces and devices.
+SUDO	 = $(if $(filter 0,$(shell id -u)),,sudo)
+# The tests of vpn.c itself, which run again on the sanitized build (the
+# script, docs and valgrind tests run once).
+ASAN_TESTS = $(filter-out tests/47-% tests/51-%,\
+	   $(wildcard tests/1[0-9]-*.sh tests/2[0-9]-*.sh tests/[45][0-9]-*.sh))
 
 all: vpn
 
@@ -25,20 +32,36 @@ vpn-asan: vpn.c
 tests/fuzz: tests/fuzz.c vpn.c
 	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer $(SAN) -o $@ tests/fuzz.c
 
-check: vpn vpn-asan
-	tests/run.sh ./vpn
-	VPN_SANITIZED=1 tests/run.sh ./vpn-asan
+# make check: install what the tests need (or say what is missing), build,
+# replay the fuzz corpus, then the suite on ./vpn and, for vpn.c's own
+# tests, on the sanitized build.
+check:
+	scripts/deps.sh check
+	$(MAKE) vpn vpn-asan unit
+	$(SUDO) tests/run.sh ./vpn
+	$(SUDO) env VPN_SANITIZED=1 tests/run.sh ./vpn-asan $(ASAN_TESTS)
+
+# make unit: seconds, no root: every input in tests/corpus once through the
+# real decoders, each checked against the reference checks in tests/fuzz.c.
+unit:
+	scripts/deps.sh unit
+	$(MAKE) tests/fuzz
+	tests/fuzz -runs=0 tests/corpus
 
 fuzz: tests/fuzz
 	mkdir -p tests/corpus.new
 	tests/fuzz -max_total_time=$(FUZZTIME) -max_len=70000 -print_final_stats=1 \
 	    tests/corpus.new tests/corpus
 
-bench: vpn
-	bench/run.sh ./vpn
+bench:
+	scripts/deps.sh bench
+	$(MAKE) vpn
+	$(SUDO) bench/run.sh ./vpn
 
-demo: vpn
-	scripts/demo.sh
+demo:
+	scripts/deps.sh demo
+	$(MAKE) vpn
+	$(SUDO) scripts/demo.sh
 
 SCRIPTS	 = $(wildcard scripts/*.sh tests/*.sh bench/*.sh) .ci/run
 MANPAGE	 = $(wildcard docs/vpn.1)
@@ -58,4 +81,4 @@ uninstall:
 clean:
 	rm -rf vpn vpn-asan tests/fuzz tests/corpus.new
 
-.PHONY: all bench check demo fuzz lint install uninstall clean
+.PHONY: all bench check demo fuzz lint install uninstall unit clean

@@ -17,9 +17,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 P=vpndemo-$$
 LOG='' SRV='' CLI=''
-# command: Debian package
-NEEDS=(ip:iproute2 iptables:iptables nc:netcat-openbsd ping:iputils-ping
-    iperf3:iperf3 ss:iproute2)
 
 # shellcheck source=scripts/sites.sh
 . "$HERE/sites.sh"
@@ -38,22 +35,6 @@ cleanup() {
 	done
 	sites_down "$P"
 	[[ -z $LOG ]] || rm -rf "$LOG"
-}
-
-# install_missing: on Debian, apt-get what the demo needs; elsewhere, say.
-install_missing() {
-	local n pkgs=()
-	for n in "${NEEDS[@]}"; do
-		command -v "${n%%:*}" >/dev/null || pkgs+=("${n#*:}")
-	done
-	((${#pkgs[@]} > 0)) || return 0
-	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
-	if [[ -r /etc/debian_version ]] && command -v apt-get >/dev/null; then
-		say "The demo needs ${pkgs[*]}: installing with apt-get."
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
-	else
-		die "missing: ${pkgs[*]} (install them, then run again)"
-	fi
 }
 
 # wait_until SECS CMD...: CMD succeeds within SECS, or the demo fails.
@@ -85,7 +66,7 @@ counters() {
 
 main() {
 	[[ $EUID -eq 0 ]] || die "run it as root: sudo make demo"
-	install_missing
+	"$HERE/deps.sh" demo		# installs what is missing, or says so
 	VPN=${VPN:-$ROOT/vpn}
 	[[ -x $VPN ]] || make -C "$ROOT" vpn >/dev/null
 	VPN=$(realpath "$VPN")

@@ -13,6 +13,7 @@
 #   intact, neither stalls.
 # - The counters of the two ends agree: what one sent, the other received.
 # - All of it with offloads (the default) and without (-O).
+# run.sh: heavy long
 . "$(dirname "$0")/lib.sh"
 with_and_without_offloads
 

@@ -6,6 +6,7 @@
 # - When the far end closes, each side ends with status 0 (EOF at a frame
 #   boundary) and its device goes with it.
 # - All of it with offloads (the default) and without (-O).
+# run.sh: heavy
 . "$(dirname "$0")/lib.sh"
 with_and_without_offloads
 

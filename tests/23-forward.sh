@@ -10,6 +10,7 @@
 #   never dropped for its size.
 # - With offloads, the tunnel really carries super-packets: the average
 #   packet is several times the MTU.
+# run.sh: heavy long
 . "$(dirname "$0")/lib.sh"
 
 pair

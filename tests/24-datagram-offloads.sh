@@ -17,6 +17,7 @@
 # kernel refuses to cut a run of them: the sender says it sends one by one,
 # and 20 MiB still cross intact.  With the MTU then lowered to 1400, runs go
 # out again within 10 s: 20 MiB more arrive as joined packets.
+# run.sh: heavy long
 . "$(dirname "$0")/lib.sh"
 need socat nc
 

@@ -8,6 +8,7 @@
 #   resumes: all 30 MiB arrive intact.
 # - With the server gone, the client backs off 1, 2, 4 s, saying so; when
 #   the server is back, the client is too.
+# run.sh: long
 . "$(dirname "$0")/lib-sites.sh"
 
 NC=$(readlink -f "$(command -v nc)")

@@ -8,6 +8,7 @@
 #   (default 50: about 4 s, under ASan too).
 # - The drop rules did drop packets (the test tested something), and
 #   neither vpn saw a bad frame or exited.
+# run.sh: heavy
 . "$(dirname "$0")/lib-pipe.sh"
 
 LOSS_MB=${LOSS_MB:-50}

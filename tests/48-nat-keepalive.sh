@@ -12,6 +12,7 @@
 # - without, it does not: the mapping is gone, and the server's datagrams
 #   end at gateway A (so the first check can fail).
 # No IPv6 on the devices, whose router solicitations would be traffic too.
+# run.sh: long
 . "$(dirname "$0")/lib-sites.sh"
 need socat
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/50-load.sh - 8 TCP streams each way through the tunnel at once.
 #
-# iperf3 -P 8 --bidir for LOAD_SECS seconds (default 60; 15 for the ASan
+# iperf3 -P 8 --bidir for LOAD_SECS seconds (default 20; 10 for the ASan
 # build) through the article's pipeline.
 # - No stall: every 1 s interval moves bytes in each direction.
 # - No error: iperf3 exits 0, and neither vpn exits or drops a frame as bad.
@@ -9,13 +9,14 @@
 # - The counters agree: with both devices down and the pipes drained, each
 #   side sent exactly the packets the other wrote to its device or dropped
 #   (the framed stream over TCP loses nothing between the two).
+# run.sh: heavy long
 . "$(dirname "$0")/lib-pipe.sh"
 need iperf3 jq
 
 if ((VPN_SANITIZED == 1)); then
-	LOAD_SECS=${LOAD_SECS:-15}
+	LOAD_SECS=${LOAD_SECS:-10}
 else
-	LOAD_SECS=${LOAD_SECS:-60}
+	LOAD_SECS=${LOAD_SECS:-20}
 fi
 MEM_MAX_KIB=4096
 

@@ -9,6 +9,7 @@
 # - Once more, on its own, answering an echo request and ended by EOF on
 #   stdin: exit 0 again.
 # Skipped for the ASan build: valgrind cannot run it.
+# run.sh: heavy
 . "$(dirname "$0")/lib-pipe.sh"
 need valgrind
 ((VPN_SANITIZED != 1)) || skip "valgrind cannot run an ASan build"
