@@ -95,12 +95,19 @@ struct buf {
 	size_t		 cap;
 };
 
+/*
+ * What the counters say, each one thing; stats_print() names them as the
+ * man page does.  rx is from the peer to the device, tx from the device
+ * to the peer, counted once stdout has taken the whole packet.
+ */
 struct stats {
-	unsigned long long rx_pkts, rx_bytes;	/* stdin to device */
-	unsigned long long tx_pkts, tx_bytes;	/* device to stdout */
-	unsigned long long ka_rx, ka_tx;	/* keepalives */
-	unsigned long long dropped;		/* refused by tun or socket */
-	unsigned long long invalid;		/* bad datagrams (-D) */
+	unsigned long long rx_packets, rx_bytes;	/* given to the device */
+	unsigned long long rx_dropped;	/* refused by the device */
+	unsigned long long rx_invalid;	/* not a packet: a bad datagram */
+	unsigned long long tx_packets, tx_bytes;	/* taken by stdout */
+	unsigned long long tx_dropped;	/* refused by the socket, or no room */
+	unsigned long long tx_invalid;	/* a device header making no sense */
+	unsigned long long keepalives_rx, keepalives_tx;
 };
 
 struct vpn {
@@ -126,6 +133,8 @@ struct vpn {
 	int		 eof;		/* stdin ended; give the frames held */
 	struct buf	 in;		/* stdin bytes not yet given to tun */
 	struct buf	 out;		/* frames not yet taken by stdout */
+	size_t		 out_left;	/* bytes of out's first frame unsent */
+	size_t		 out_plen;	/* and the length of its packet */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
 	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
 	long long	 last_tx_ms;	/* last frame queued for stdout */
@@ -750,13 +759,13 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t cut)
 		case ENOBUFS:
 		case ENOMEM:
 		case EMSGSIZE:
-			v->st.dropped++;
+			v->st.rx_dropped++;
 			return 1;
 		default:
 			err(1, "%s: write", v->ifname);
 		}
 	}
-	v->st.rx_pkts++;
+	v->st.rx_packets++;
 	v->st.rx_bytes += len;
 	return 1;
 }
@@ -782,7 +791,7 @@ frames_to_tun(struct vpn *v)
 		if ((flen = frame_next(f, v->in.len, &plen)) == 0)
 			break;
 		if (plen == 0)
-			v->st.ka_rx++;
+			v->st.keepalives_rx++;
 		else if ((why = frame_error(f + FRAME_HDR, plen, plen, v->tap)))
 			return why;
 		else if (!tun_write(v, f + FRAME_HDR, plen, 0))
@@ -826,7 +835,7 @@ dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
 	const char *why;
 
 	if (len == 0) {
-		v->st.ka_rx++;
+		v->st.keepalives_rx++;
 		return;
 	}
 	if (len > FRAME_MAX)
@@ -834,13 +843,13 @@ dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
 	else
 		why = frame_error(pkt, len, len, v->tap);
 	if (why) {
-		if (v->st.invalid++ == 0 || v->verbose)
+		if (v->st.rx_invalid++ == 0 || v->verbose)
 			warnx("stdin: datagram is %s (length %zu), dropped",
 			    why, len);
 		return;
 	}
 	if (!tun_write(v, pkt, len, 0))
-		v->st.dropped++;	/* no queue for datagrams */
+		v->st.rx_dropped++;	/* no queue for datagrams */
 }
 
 /*
@@ -886,7 +895,7 @@ static void
 dgram_run_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg,
     size_t *used)
 {
-	unsigned long long dropped = v->st.dropped, k;
+	unsigned long long dropped = v->st.rx_dropped, k;
 	size_t plen;
 
 	if (!v->offload || (plen = tcp_merge(p, len, seg, used)) == 0) {
@@ -897,11 +906,11 @@ dgram_run_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg,
 	/* Count the packets that came, as the sender counted them. */
 	k = (*used + seg - 1) / seg;
 	if (!tun_write(v, p, plen, seg))
-		v->st.dropped++;	/* no queue for datagrams */
-	if (v->st.dropped != dropped)
-		v->st.dropped += k - 1;
+		v->st.rx_dropped++;	/* no queue for datagrams */
+	if (v->st.rx_dropped != dropped)
+		v->st.rx_dropped += k - 1;
 	else {
-		v->st.rx_pkts += k - 1;
+		v->st.rx_packets += k - 1;
 		v->st.rx_bytes += *used - plen;
 	}
 }
@@ -1009,7 +1018,7 @@ tcp_seg_hdr(uint8_t *q, size_t th, size_t hl, size_t plen, size_t i,
  * each, and queue each as a frame.  A stream carries a super-packet whole;
  * a datagram must fit the path.  Returns 0, and queues nothing, if ${h}
  * makes no sense for ${p}, or if the segments do not fit in out: only with
- * an MSS of a few dozen bytes, which leaves out too little room.
+ * an MSS of a few dozen bytes, which leaves out too little room (then -1).
  */
 static int
 tcp_segment(struct vpn *v, const uint8_t *p, size_t len,
@@ -1025,10 +1034,11 @@ tcp_segment(struct vpn *v, const uint8_t *p, size_t len,
 	    (v6 ? th < IP6_HLEN : th != ip_tcp(p, &tcp) || !tcp))
 		return 0;
 	hl = th + tcp_hlen(p + th);
-	if (hl < th + TCP_HLEN || hl >= len || mss == 0 ||
-	    len - hl + (len - hl + mss - 1) / mss * (FRAME_HDR + hl) >
-	    buf_room(&v->out))
+	if (hl < th + TCP_HLEN || hl >= len || mss == 0)
 		return 0;
+	if (len - hl + (len - hl + mss - 1) / mss * (FRAME_HDR + hl) >
+	    buf_room(&v->out))
+		return -1;
 	for (off = i = 0; off < len - hl; off += plen, i++) {
 		plen = len - hl - off < mss ? len - hl - off : mss;
 		q = buf_tail(&v->out) + FRAME_HDR;
@@ -1036,8 +1046,6 @@ tcp_segment(struct vpn *v, const uint8_t *p, size_t len,
 		memcpy(q + hl, p + hl + off, plen);
 		tcp_seg_hdr(q, th, hl, plen, i, off, off + plen == len - hl);
 		frame_queue(v, hl + plen);
-		v->st.tx_pkts++;
-		v->st.tx_bytes += hl + plen;
 	}
 	return 1;
 }
@@ -1102,19 +1110,27 @@ tun_read(struct vpn *v)
 		if ((n = tun_packet(v, p, &h)) == 0)
 			return;
 		if (n > 0 && v->seg && h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-			if (!tcp_segment(v, p, (size_t)n, &h))
-				v->st.dropped++;
+			switch (tcp_segment(v, p, (size_t)n, &h)) {
+			case 0:
+				v->st.tx_invalid++;
+				break;
+			case -1:
+				v->st.tx_dropped++;
+				break;
+			}
 			continue;
 		}
-		if (n == -1 || (v->vnet && !vnet_csum(p, (size_t)n, &h))) {
-			v->st.dropped++;	/* a header making no sense */
+		if (n == -1) {
+			v->st.tx_dropped++;	/* longer than a frame */
+			continue;
+		}
+		if (v->vnet && !vnet_csum(p, (size_t)n, &h)) {
+			v->st.tx_invalid++;	/* a header making no sense */
 			continue;
 		}
 		if (v->seg)
 			memcpy(buf_tail(&v->out) + FRAME_HDR, p, (size_t)n);
 		frame_queue(v, (size_t)n);
-		v->st.tx_pkts++;
-		v->st.tx_bytes += (size_t)n;
 	}
 }
 
@@ -1149,6 +1165,21 @@ dgram_run(const struct vpn *v, struct iovec *iov, size_t *bytes)
 			break;		/* a short one ends a run */
 	}
 	return k;
+}
+
+/* Count the ${k} datagrams of ${iov} just sent (one, if a keepalive). */
+static void
+dgram_sent(struct vpn *v, const struct iovec *iov, size_t k)
+{
+	size_t i;
+
+	if (iov[0].iov_len == 0) {
+		v->st.keepalives_tx++;
+		return;
+	}
+	for (i = 0; i < k; i++)
+		v->st.tx_bytes += iov[i].iov_len;
+	v->st.tx_packets += k;
 }
 
 /* Send ${k} datagrams of ${iov} in one call, cut at iov[0]'s length. */
@@ -1205,11 +1236,44 @@ stdout_flush_dgram(struct vpn *v)
 			if (errno != ECONNREFUSED && errno != ENOBUFS &&
 			    errno != EMSGSIZE)
 				err(1, "stdout");
-			v->st.dropped += k;	/* as UDP would */
-		}
+			if (iov[0].iov_len > 0)
+				v->st.tx_dropped += k;	/* as UDP would */
+		} else
+			dgram_sent(v, iov, k);
 		buf_consume(&v->out, bytes);
 	}
 	return 1;
+}
+
+/*
+ * out_sent(v, n): the first ${n} bytes of out have been written: count the
+ * frames they complete.  A frame is queued whole, so its length prefix is
+ * there when its first byte goes.
+ */
+static void
+out_sent(struct vpn *v, size_t n)
+{
+	const uint8_t *p = v->out.p + v->out.off;
+	size_t step;
+
+	while (n > 0) {
+		if (v->out_left == 0) {
+			v->out_plen = (size_t)p[0] << 8 | p[1];
+			v->out_left = FRAME_HDR + v->out_plen;
+		}
+		step = n < v->out_left ? n : v->out_left;
+		p += step;
+		n -= step;
+		v->out_left -= step;
+		if (v->out_left > 0)
+			break;
+		if (v->out_plen == 0)
+			v->st.keepalives_tx++;
+		else {
+			v->st.tx_packets++;
+			v->st.tx_bytes += v->out_plen;
+		}
+	}
 }
 
 /* Write what stdout takes; a partial write keeps its remainder.  0 if full. */
@@ -1227,6 +1291,7 @@ stdout_flush(struct vpn *v)
 				return !(v->out_blocked = 1);
 			err(1, "stdout");
 		}
+		out_sent(v, (size_t)n);
 		buf_consume(&v->out, (size_t)n);
 	}
 	return 1;
@@ -1299,10 +1364,12 @@ stats_print(const struct vpn *v)
 {
 	const struct stats *s = &v->st;
 
-	fprintf(stderr, "vpn: %s: rx %llu packets %llu bytes, tx %llu packets "
-	    "%llu bytes, keepalives rx %llu tx %llu, dropped %llu, "
-	    "invalid %llu\n", v->ifname, s->rx_pkts, s->rx_bytes, s->tx_pkts,
-	    s->tx_bytes, s->ka_rx, s->ka_tx, s->dropped, s->invalid);
+	fprintf(stderr, "vpn: %s: rx_packets=%llu rx_bytes=%llu "
+	    "rx_dropped=%llu rx_invalid=%llu tx_packets=%llu tx_bytes=%llu "
+	    "tx_dropped=%llu tx_invalid=%llu keepalives_rx=%llu "
+	    "keepalives_tx=%llu\n", v->ifname, s->rx_packets, s->rx_bytes,
+	    s->rx_dropped, s->rx_invalid, s->tx_packets, s->tx_bytes,
+	    s->tx_dropped, s->tx_invalid, s->keepalives_rx, s->keepalives_tx);
 }
 
 /*
@@ -1344,7 +1411,6 @@ timers_check(struct vpn *v)
 	if (keepalive_on(v) && v->now_ms - v->last_tx_ms >= v->keepalive_ms) {
 		(void)buf_room(&v->out);	/* empty: back to its start */
 		frame_queue(v, 0);
-		v->st.ka_tx++;
 	}
 }
 

@@ -5,7 +5,7 @@
 #  172.16.1.1   client.sh   192.0.2.0/24,     server.sh   172.20.1.2
 #                           198.51.100.0/24
 #
-# Builds the picture with scripts/sites.sh, starts server.sh on gateway B
+# Builds the picture with scripts/netns.sh, starts server.sh on gateway B
 # and client.sh on gateway A, shows host A reaching host B, and takes it
 # all down again, even when interrupted.  Changes nothing outside its own
 # namespaces.  Run as root: sudo make demo.
@@ -18,8 +18,8 @@ ROOT=$(dirname "$HERE")
 P=vpndemo-$$
 LOG='' SRV='' CLI=''
 
-# shellcheck source=scripts/sites.sh
-. "$HERE/sites.sh"
+# shellcheck source=scripts/netns.sh
+. "$HERE/netns.sh"
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$PROGRAM" "$*" >&2; exit 1; }
@@ -37,35 +37,34 @@ cleanup() {
 	[[ -z $LOG ]] || rm -rf "$LOG"
 }
 
-# wait_until SECS CMD...: CMD succeeds within SECS, or the demo fails.
-wait_until() {
-	local i
-	for ((i = 0; i < $1 * 10; i++)); do
-		"${@:2}" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	die "not true after $1 s: ${*:2} (logs: $LOG)"
+# A wait that times out ends the demo.
+wait_failed() { die "not true after $1 s: ${*:2} (logs: $LOG)"; }
+
+# counters_of NS LOG: the counters of the vpn in NS (SIGUSR1), whose stderr
+# goes to LOG.
+counters_of() {
+	counters_now "$(pid_of "$P-$1" "$VPN")" "$2"
 }
 
-# listens NS PORT: something in NS listens on TCP PORT.
-listens() { [[ -n $(in_ns "$1" ss -Hltn "sport = :$2") ]]; }
+usage() {
+	cat <<EOF
+usage: $PROGRAM [-h]
 
-more_lines() { (($(grep -c ' rx .* packets' "$1") > $2)); }
-
-# counters NS: SIGUSR1 to the vpn in NS; its counters line, from LOGFILE.
-counters() {
-	local ns=$1 log=$2 pid n
-	for pid in $(ip netns pids "$P-$ns"); do
-		[[ $(readlink "/proc/$pid/exe") != "$VPN" ]] || break
-	done
-	n=$(grep -c ' rx .* packets' "$log" || true)
-	kill -USR1 "$pid"
-	wait_until 3 more_lines "$log" "$n"
-	grep ' rx .* packets' "$log" | tail -1 | sed 's/^vpn: //'
+Build two sites in network namespaces, join them with server.sh and
+client.sh, and show host A reaching host B: ping, TCP, iperf3 and vpn's
+counters.  Installs what it needs first (scripts/deps.sh).  Must run as
+root; changes nothing outside its namespaces, which it deletes at the end,
+even when interrupted.
+EOF
 }
 
 main() {
-	[[ $EUID -eq 0 ]] || die "run it as root: sudo make demo"
+	case ${1:-} in
+	-h)	usage; exit 0 ;;
+	'')	;;
+	*)	usage >&2; exit 2 ;;
+	esac
+	[[ $EUID -eq 0 ]] || die "run it as root: make demo"
 	"$HERE/deps.sh" demo		# installs what is missing, or says so
 	VPN=${VPN:-$ROOT/vpn}
 	[[ -x $VPN ]] || make -C "$ROOT" vpn >/dev/null
@@ -82,11 +81,11 @@ main() {
 	in_ns gwb env --default-signal=INT "$HERE/server.sh" -r 172.16.1.0/24 \
 	    2>"$LOG/server" &
 	SRV=$!
-	wait_until 5 grep -q 'Listening on' "$LOG/server"
+	wait_for 5 grep -q 'Listening on' "$LOG/server"
 	in_ns gwa env --default-signal=INT "$HERE/client.sh" -s 198.51.100.2 \
 	    -r 172.20.1.0/24 2>"$LOG/client" &
 	CLI=$!
-	wait_until 10 in_ns a ping -c 1 -W 1 172.20.1.2
+	wait_for 10 in_ns a ping -c 1 -W 1 172.20.1.2
 	say ""
 	say "server.sh on gateway B set up:"
 	grep '^\[#\]' "$LOG/server" | sed 's/^/    /'
@@ -99,18 +98,18 @@ main() {
 
 	say "2. a TCP connection from host A to host B:"
 	echo "hello from host B (172.20.1.2)" | in_ns b nc -l -q 1 7777 >/dev/null &
-	wait_until 5 listens b 7777
+	wait_for 5 listening "$P-b" 7777
 	say "    host B answered: $(in_ns a nc -w 5 172.20.1.2 7777 </dev/null)"
 
 	say "3. throughput, host A to host B through the tunnel (iperf3, 3 s):"
 	in_ns b iperf3 -s -1 -D >/dev/null
-	wait_until 5 listens b 5201
+	wait_for 5 listening "$P-b" 5201
 	in_ns a iperf3 -c 172.20.1.2 -t 3 -f m | grep -E 'sender|receiver' |
 	    awk '{ printf "    %s %s %s\n", $7, $8, $NF }'
 
 	say "4. the counters of each end (SIGUSR1 to vpn):"
-	say "    gateway A: $(counters gwa "$LOG/client")"
-	say "    gateway B: $(counters gwb "$LOG/server")"
+	say "    gateway A: $(counters_of gwa "$LOG/client")"
+	say "    gateway B: $(counters_of gwb "$LOG/server")"
 
 	say ""
 	say "Taking it down: SIGTERM to client.sh and server.sh, which undo their changes."

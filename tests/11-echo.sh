@@ -49,6 +49,5 @@ r4=${got[0]} r6=${got[1]}
 
 rx=$(link_stat "$ns" tv0 rx_packets)
 ((rx == 2)) || fail "tv0 rx_packets $rx, want 2"
-grep -q '^vpn: tv0: rx 2 packets ' "$TMP/err" ||
-	fail "counters: $(cat "$TMP/err")"
+counters_are "$TMP/err" rx_packets=2
 say "echo requests answered over IPv4 and IPv6"

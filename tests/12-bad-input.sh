@@ -19,9 +19,10 @@ good=$(ip4_echo 10.9.0.2 10.9.0.1 1 abababab)	# 32 bytes
 good6=$(ip6_echo fd000009000000000000000000000002 \
     fd000009000000000000000000000001 1)	# 48 bytes
 
-# bad NAME DEV WANT_RX WANT_MSG HEX [VPNFLAGS]: feed HEX, want exit 1,
-# WANT_MSG on stderr and WANT_RX packets on the device.
-bad() {
+# bad NAME DEV WANT_RX WANT_MSG HEX [VPNFLAGS]: one case: feed HEX, want
+# exit 1, WANT_MSG on stderr and WANT_RX packets on the device.
+bad() { check "$1" bad_stream "$@"; }
+bad_stream() {
 	local name=$1 dev=$2 want_rx=$3 want=$4 hex=$5 rc=0 msg rx0 rx
 	shift 5
 	rx0=$(link_stat "$ns" "$dev" rx_packets)
@@ -65,16 +66,19 @@ bad "TAP frame shorter than Ethernet" ta0 0 \
 
 # A peer that speaks another protocol is caught at its first bytes, not
 # after the 18245 bytes that "GE" would announce; the stream stays open.
-mkfifo "$TMP/in"
-exec 5<>"$TMP/in"
-printf 'GET / HTTP/1.0\r\n\r\n' >&5
-rc=0
-msg=$(timeout 5 ip netns exec "$ns" "$VPN" -i tv0 <"$TMP/in" 2>&1 >/dev/null 5>&-) ||
-	rc=$?
-exec 5>&-
-((rc == 1)) || fail "HTTP request: exit $rc, want 1 (said '$msg')"
-[[ $msg == "vpn: stdin: frame at byte 0 is not an IP packet (length 18245)$hint" ]] ||
-	fail "HTTP request: said '$msg'"
+http() {
+	local rc=0 msg
+	mkfifo "$TMP/in"
+	exec 5<>"$TMP/in"
+	printf 'GET / HTTP/1.0\r\n\r\n' >&5
+	msg=$(timeout 5 ip netns exec "$ns" "$VPN" -i tv0 <"$TMP/in" 2>&1 >/dev/null 5>&-) ||
+		rc=$?
+	exec 5>&-
+	((rc == 1)) || fail "HTTP request: exit $rc, want 1 (said '$msg')"
+	[[ $msg == "vpn: stdin: frame at byte 0 is not an IP packet (length 18245)$hint" ]] ||
+		fail "HTTP request: said '$msg'"
+}
+check "HTTP request, caught at its first bytes" http
 
 # Random bytes: the first two are a length, so either message may come;
 # what matters is the exit, the message, and that the device got nothing.

@@ -30,8 +30,7 @@ done
 wait_for 5 at_least 2
 exec 5>&-
 wait "$pid" || fail "one byte at a time: exit $?, want 0: $(cat "$TMP/err")"
-grep -q 'rx 2 packets 61 bytes, .* keepalives rx 1 ' "$TMP/err" ||
-	fail "one byte at a time: counters $(tail -1 "$TMP/err")"
+counters_are "$TMP/err" rx_packets=2 rx_bytes=61 keepalives_rx=1
 n=$(replies)
 ((n == 2)) || fail "one byte at a time: $n echo replies, want 2"
 say "frames split into single bytes arrive whole"
@@ -53,8 +52,7 @@ exec 5>&-
 wait "$pid" || fail "many frames: exit $?, want 0: $(cat "$TMP/err")"
 rx=$(($(link_stat "$ns" tv0 rx_packets) - rx0))
 ((rx == 200)) || fail "many frames: $rx packets reached tv0, want 200"
-grep -q 'rx 200 packets 6000 bytes, .* keepalives rx 200 ' "$TMP/err" ||
-	fail "many frames: counters $(tail -1 "$TMP/err")"
+counters_are "$TMP/err" rx_packets=200 rx_bytes=6000 keepalives_rx=200
 # In order: the replies' sequence numbers count up from 1.
 seqs=$(frames_in "$TMP/out" | grep -E '^45.{16}01.{20}00' | cut -c 53-56 |
     while read -r s; do echo $((16#$s)); done | tr '\n' ' ')

@@ -31,14 +31,14 @@ for sig in TERM INT; do
 	exec 5>&-
 	((rc == 0)) || fail "SIG$sig: exit $rc, want 0: $(cat "$TMP/err")"
 	((ms < 1000)) || fail "SIG$sig: took $ms ms to exit"
-	grep -q '^vpn: ts0: rx 0 packets' "$TMP/err" || fail "SIG$sig: no counters at exit"
+	grep -q '^vpn: ts0: rx_packets=0 ' "$TMP/err" || fail "SIG$sig: no counters at exit"
 	! has_link "$ns" ts0 || fail "SIG$sig: ts0 still exists after exit"
 	say "SIG$sig: exit 0 in $ms ms, device gone"
 done
 
 start ts1
 kill -USR1 "$pid"
-wait_for 5 grep -q '^vpn: ts1: rx 0 packets 0 bytes, tx 0 packets' "$TMP/err"
+wait_for 5 grep -q '^vpn: ts1: rx_packets=0 rx_bytes=0 .*tx_packets=0 ' "$TMP/err"
 kill -0 "$pid" || fail "SIGUSR1: vpn exited"
 exec 5>&-
 wait "$pid" || fail "after SIGUSR1: exit $?, want 0"

@@ -56,18 +56,13 @@ say "50 MiB both ways at once in $((SECONDS - start)) s, both intact"
 # The two ends' counters agree once traffic has stopped: the stream loses
 # nothing between them, so what one queued for nc the other read.
 v1=$(pid_of "$NS1" "$VPN") v2=$(pid_of "$NS2" "$VPN")
-more_lines() { (($(grep -c 'rx .* packets' "$1") > $2)); }
-counters() {	# counters PID ERRFILE: print "tx_pkts rx_pkts dropped"
-	local before
-	before=$(grep -c 'rx .* packets' "$2" || true)
-	kill -USR1 "$1"
-	wait_for 5 more_lines "$2" "$before"
-	grep 'rx .* packets' "$2" | tail -1 |
-	    sed -E 's/.*rx ([0-9]+) packets.*tx ([0-9]+) packets.*dropped ([0-9]+).*/\2 \1 \3/'
-}
 sleep 1
-read -r tx1 rx1 drop1 < <(counters "$v1" "$TMP/vpn1.err")
-read -r tx2 rx2 drop2 < <(counters "$v2" "$TMP/vpn2.err")
+counters_now "$v1" "$TMP/vpn1.err" >/dev/null
+counters_now "$v2" "$TMP/vpn2.err" >/dev/null
+tx1=$(counter "$TMP/vpn1.err" tx_packets) rx1=$(counter "$TMP/vpn1.err" rx_packets)
+drop1=$(counter "$TMP/vpn1.err" rx_dropped)
+tx2=$(counter "$TMP/vpn2.err" tx_packets) rx2=$(counter "$TMP/vpn2.err" rx_packets)
+drop2=$(counter "$TMP/vpn2.err" rx_dropped)
 ((tx1 == rx2 + drop2)) || fail "ns1 sent $tx1 packets, ns2 took $rx2 and dropped $drop2"
 ((tx2 == rx1 + drop1)) || fail "ns2 sent $tx2 packets, ns1 took $rx1 and dropped $drop1"
 ((tx1 > 1000 && tx2 > 1000)) || fail "counters too low: $tx1 and $tx2 packets"

@@ -62,15 +62,14 @@ run() {
 	# shellcheck disable=SC2046 # a list of PIDs
 	kill $(ip netns pids "$NS1") $(ip netns pids "$NS2")
 	wait "$p1" "$p2" || true
-	wait_for 5 not_running "$pid1"
-	wait_for 5 not_running "$pid2"
+	wait_for 5 exited "$pid1"
+	wait_for 5 exited "$pid2"
 	say "[${f1:-default}|${f2:-default}] 20 MiB each way between the LANs"
 }
 
 # avg_pkt FILE: average tx packet size in the last counters line.
 avg_pkt() {
-	sed -nE 's/.*tx ([0-9]+) packets ([0-9]+) bytes.*/\2 \1/p' "$1" | tail -1 |
-	    { read -r b p; echo $((b / p)); }
+	echo $(($(counter "$1" tx_bytes) / $(counter "$1" tx_packets)))
 }
 
 for flags in ':' ':-O' '-O:' '-O:-O'; do

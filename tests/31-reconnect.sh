@@ -34,7 +34,7 @@ wait_for 5 said cli "reconnecting in 1 s"
 rc=0
 wait "$source" || rc=$?
 ((rc == 0)) || fail "sender exited $rc, want 0"
-wait_for 10 not_running "$sink"
+wait_for 10 exited "$sink"
 cmp -s "$TMP/payload" "$TMP/received" ||
 	fail "transfer across the reconnect: $(stat -c %s "$TMP/received") bytes arrived, differing from what was sent"
 n=$(grep -c 'nc: Connection received on' "$TMP/srv.log")

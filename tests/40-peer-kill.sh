@@ -26,10 +26,10 @@ pid2=$(pid_of "$NS2" "$VPN")
 kill -KILL "$(pid_of "$NS1" "$VPN")"
 t0=$(date +%s%N)
 wait_for 3 vpn_rc 2
-wait_for 3 gone "$PIPE1"
-wait_for 3 gone "$PIPE2"
+wait_for 3 exited "$PIPE1"
+wait_for 3 exited "$PIPE2"
 ms=$(ms_since "$t0")
-gone "$pid2" || fail "side 2's vpn $pid2 is still running"
+exited "$pid2" || fail "side 2's vpn $pid2 is still running"
 rc=$(vpn_rc 2)
 msg=$(vpn_said 2)
 # Which end of side 2's pipeline learns first is a race: nc may close
@@ -68,6 +68,6 @@ msg=$(vpn_said 2)
 	fail "host gone: side 2 said '$msg', want 'vpn: peer silent for 3 s'"
 ((ms >= 2000 && ms <= 4000)) ||
 	fail "host gone: side 2 exited after ${ms} ms, want 3000 (+-1000)"
-gone "$pid2" || fail "host gone: side 2's vpn $pid2 is still running"
+exited "$pid2" || fail "host gone: side 2's vpn $pid2 is still running"
 wait_for 2 no_link "$NS2" tun0
 say "peer's host gone: side 2 exited 1 after $ms ms, '$msg'"

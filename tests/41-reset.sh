@@ -46,7 +46,7 @@ n=$(ip netns exec "$NS2" iptables -w -S INPUT -v | sed -n 's/.* -c \([0-9]*\) [0
 ((n >= 1)) || fail "the REJECT rule matched $n packets, want >= 1"
 say "side 1: exit 1 after $ms ms: $msg ($n segments reset)"
 
-wait_for 5 gone "$pipe2"
+wait_for 5 exited "$pipe2"
 rc=$(vpn_rc 2)
 msg=$(vpn_said 2)
 case $rc:$msg in

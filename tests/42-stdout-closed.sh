@@ -34,10 +34,10 @@ start() {
 ended() {
 	local rc=0 t0 ms w msg
 	t0=$(date +%s%N)
-	wait_for 2 gone "$vpn"
+	wait_for 2 exited "$vpn"
 	wait "$vpn" || rc=$?
 	ms=$(ms_since "$t0")
-	msg=$(grep -v ' tx ' "$TMP/err" || true)
+	msg=$(grep -v ' rx_packets=' "$TMP/err" || true)
 	((rc == 1)) || fail "exit $rc, want 1 ($msg)"
 	for w in "$@"; do
 		[[ $msg != "$w" ]] || break
@@ -58,15 +58,10 @@ ended "vpn: stdout: Broken pipe" "vpn: stdout: closed by the reader"
 # 2. A full backlog, then the reader dies.
 start cat
 kill -STOP "$reader"
-dumps() { grep -c ' tx ' "$TMP/err" || true; }
-dumped() { (($(dumps) > $1)); }
-# tx_now: vpn's count of packets taken from the device, from SIGUSR1.
+# tx_now: vpn's count of packets written to stdout, from SIGUSR1.
 tx_now() {
-	local n
-	n=$(dumps)
-	kill -USR1 "$vpn"
-	wait_for 2 dumped "$n"
-	grep ' tx ' "$TMP/err" | tail -1 | sed 's/.* tx \([0-9]*\) packets.*/\1/'
+	counters_now "$vpn" "$TMP/err" >/dev/null
+	counter "$TMP/err" tx_packets
 }
 # full: vpn has stopped taking packets from the flooded device, so its
 # backlog is full: the pipe, and out behind it.

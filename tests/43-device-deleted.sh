@@ -17,7 +17,7 @@ deleted() {
 	local rc=0 t0 ms msg
 	ip -n "$ns" link del dev "$1"
 	t0=$(date +%s%N)
-	wait_for 2 gone "$vpn"
+	wait_for 2 exited "$vpn"
 	ms=$(ms_since "$t0")
 	wait "$vpn" || rc=$?
 	msg=$(cat "$TMP/err")

@@ -21,15 +21,10 @@ wait_for 5 ip netns exec "$NS2" ping -c 1 -W 1 10.9.0.1
 vpn2=$(pid_of "$NS2" "$VPN")
 nc2=$(pid_of "$NS2" "$(readlink -f "$(command -v nc)")")
 
-dumps() { grep -c ' tx ' "$TMP/vpn2.err" || true; }
-dumped() { (($(dumps) > $1)); }
-# tx_now: side 2's count of packets taken from its device (SIGUSR1).
+# tx_now: side 2's count of packets written to its stdout (SIGUSR1).
 tx_now() {
-	local n
-	n=$(dumps)
-	kill -USR1 "$vpn2"
-	wait_for 2 dumped "$n"
-	grep ' tx ' "$TMP/vpn2.err" | tail -1 | sed 's/.* tx \([0-9]*\) packets.*/\1/'
+	counters_now "$vpn2" "$TMP/vpn2.err" >/dev/null
+	counter "$TMP/vpn2.err" tx_packets
 }
 
 spawn ip netns exec "$NS2" socat -u /dev/zero UDP-SENDTO:10.9.0.1:9 2>/dev/null

@@ -48,7 +48,7 @@ exec 5>&-
 rc=0
 wait "$pid" || rc=$?
 ((rc == 0)) || fail "-u $user: exit $rc at EOF, want 0: $(cat "$TMP/err")"
-grep -q '^vpn: tp0: rx 1 packets ' "$TMP/err" || fail "-u $user: counters: $(tail -1 "$TMP/err")"
+counters_are "$TMP/err" rx_packets=1
 wait_for 2 no_link "$ns" tp0
 say "-u $user: an echo request answered; exit 0 at EOF; tp0 gone"
 

@@ -57,20 +57,19 @@ done
 # Quiet both devices, then read the counters until they stop moving.
 ip -n "$NS1" link set tun0 down
 ip -n "$NS2" link set tun0 down
-# counters N: side N's last counter line, as "rx_pkts rx_bytes tx_pkts
-# tx_bytes dropped invalid", after a fresh SIGUSR1.
-counters() {
-	local pid n
+# side N: side N's counters, as "rx_packets rx_bytes tx_packets tx_bytes
+# rx_dropped rx_invalid", after a fresh SIGUSR1.
+side() {
+	local pid k
 	pid=$([[ $1 == 1 ]] && echo "$vpn1" || echo "$vpn2")
-	n=$(grep -c ' rx ' "$TMP/vpn$1.err" || true)
-	kill -USR1 "$pid"
-	wait_for 2 more_lines "$1" "$n"
-	grep ' rx ' "$TMP/vpn$1.err" | tail -1 | sed -E 's/.* rx ([0-9]+) packets ([0-9]+) bytes, tx ([0-9]+) packets ([0-9]+) bytes, .* dropped ([0-9]+), invalid ([0-9]+)/\1 \2 \3 \4 \5 \6/'
+	counters_now "$pid" "$TMP/vpn$1.err" >/dev/null
+	for k in rx_packets rx_bytes tx_packets tx_bytes rx_dropped rx_invalid; do
+		printf '%s ' "$(counter "$TMP/vpn$1.err" "$k")"
+	done
 }
-more_lines() { (($(grep -c ' rx ' "$TMP/vpn$1.err" || true) > $2)); }
 last='' settled=0
 for _ in $(seq 1 20); do
-	now="$(counters 1) $(counters 2)"
+	now="$(side 1) $(side 2)"
 	[[ $now != "$last" ]] || { settled=1; break; }
 	last=$now
 	sleep 0.2

@@ -4,6 +4,7 @@
 # - Every flag in "vpn -h" appears in docs/vpn.1's SYNOPSIS and flag list.
 # - The rendered SYNOPSIS equals the usage line, word for word.
 # - mandoc -Tlint has nothing to say.
+# - The COUNTERS example line has the keys vpn prints, in its order.
 # - The example frame in docs/protocol.md is a packet the kernel answers.
 # - make install puts vpn and vpn.1 under DESTDIR.
 . "$(dirname "$0")/lib.sh"
@@ -25,6 +26,14 @@ synopsis=$(mandoc -Tascii "$man" | col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p'
 [[ "usage: $synopsis" == "$usage" ]] || fail "SYNOPSIS '$synopsis', usage '$usage'"
 lint=$(mandoc -Tlint -Wwarning "$man" 2>&1) || fail "mandoc -Tlint: $lint"
 say "${#flags} flags documented; SYNOPSIS equals usage"
+
+# The COUNTERS example has the keys vpn prints, in its order.
+keys() { tr ' ' '\n' | sed -n 's/=.*//p' | tr '\n' ' '; }
+doc=$(sed -n '/^\.Sh COUNTERS/,/^\.Ed/p' "$man" | grep '^vpn: ' | keys)
+ns_add "$NS_PREFIX-0"
+got=$(ip netns exec "$NS_PREFIX-0" "$VPN" -v -i tk0 </dev/null 2>&1 >/dev/null | grep rx_packets= | keys)
+[[ -n $got && $doc == "$got" ]] || fail "COUNTERS shows '$doc', vpn prints '$got'"
+say "the man page's counters line has vpn's keys: $got"
 
 # The example frame, from the hex in protocol.md.
 fence='```'

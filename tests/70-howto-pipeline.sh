@@ -85,8 +85,8 @@ say "recipe 2: MTU 1400 and MSS clamping; 5 MiB host to host, both SYNs clamped 
 # Ctrl-C: SIGINT to every process of the client's pipeline.
 mapfile -t pids < <(ip netns pids "$GWA")
 kill -INT "${pids[@]}"
-wait_for 5 gone "$GWA" tun0
-wait_for 5 gone "$GWB" tun0
+wait_for 5 no_link "$GWA" tun0
+wait_for 5 no_link "$GWB" tun0
 for p in "${SCRIPTS[@]}"; do
 	timeout 5 tail --pid="$p" -f /dev/null || fail "a pipeline is still running: $(cat "$TMP/srv.log")"
 done

@@ -47,8 +47,8 @@ kill -TERM "$hsrv" "$hcli"
 for p in "$hsrv" "$hcli"; do
 	wait "$p" || fail "vpn under socat: exit $? on SIGTERM, want 0"
 done
-wait_for 5 gone "$GWA" tun0
-wait_for 5 gone "$GWB" tun0
+wait_for 5 no_link "$GWA" tun0
+wait_for 5 no_link "$GWB" tun0
 SCRIPTS=()
 
 on_bg srv "$GWB" <<'EOF'

@@ -41,7 +41,7 @@ say "recipe 8: vpn as nobody on its own device; the gateways ping each other"
 
 mapfile -t pids < <(ip netns pids "$GWB")
 kill -INT "${pids[@]}"
-wait_for 5 gone "$GWA" tun0
+wait_for 5 no_link "$GWA" tun0
 for p in "${SCRIPTS[@]}"; do
 	timeout 5 tail --pid="$p" -f /dev/null || fail "a pipeline is still running"
 done
@@ -52,5 +52,5 @@ say "recipe 8: Ctrl-C on the server ended both pipelines; its tun0 stays, addres
 on "$GWB" <<'EOF'
 ip tuntap del dev tun0 mode tun
 EOF
-gone "$GWB" tun0 || fail "ip tuntap del left tun0"
+no_link "$GWB" tun0 || fail "ip tuntap del left tun0"
 say "recipe 8: ip tuntap del removed it"

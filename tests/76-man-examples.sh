@@ -38,8 +38,8 @@ EOF
 say "the article's pipeline with vpn installed"
 mapfile -t pids < <(ip netns pids "$GWA")
 kill -INT "${pids[@]}"
-wait_for 5 gone "$GWA" tun0
-wait_for 5 gone "$GWB" tun0
+wait_for 5 no_link "$GWA" tun0
+wait_for 5 no_link "$GWB" tun0
 empty() { [[ -z $(ip netns pids "$1") ]]; }
 wait_for 5 empty "$GWB"
 SCRIPTS=()

@@ -85,6 +85,3 @@ rule_hits() {
 	ip netns exec "$1" iptables -w -t "$2" -S "$3" -v |
 	    sed -n "s/.* -c \([0-9]*\) [0-9]* -j $4\( .*\)\{0,1\}\$/\1/p"
 }
-
-# gone NS DEV: DEV does not exist in NS.
-gone() { ! has_link "$1" "$2"; }

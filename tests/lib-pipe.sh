@@ -44,13 +44,8 @@ vpn_rc() {
 
 # vpn_said N: what side N's vpn said, but the -v lines.
 vpn_said() {
-	grep -v '^vpn: tun0: \(TUN device\|rx \)' "$TMP/vpn$1.err" || true
+	grep -v '^vpn: tun0: \(TUN device\|rx_packets=\)' "$TMP/vpn$1.err" || true
 }
-
-# gone PID: PID has exited (a zombie counts: its parent is a pipeline).
-gone() { not_running "$1" || [[ $(ps -o stat= "$1") == Z* ]]; }
-
-no_link() { ! has_link "$@"; }
 
 # ms_since NS: milliseconds since the date +%s%N reading NS.
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }

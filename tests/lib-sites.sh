@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/lib-sites.sh - lib.sh, plus the two sites of scripts/sites.sh with
+# tests/lib-sites.sh - lib.sh, plus the two sites of scripts/netns.sh with
 # server.sh and client.sh between them.  Sourced, instead of lib.sh, by the
 # script tests (3x).
 #
@@ -9,8 +9,6 @@
 # shellcheck disable=SC2034 # names here are for the tests that source this
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=scripts/sites.sh
-. "$ROOT/scripts/sites.sh"
 
 # On the way out, as well as lib.sh's cleanup: a sanitizer's report in any
 # script's log fails the test, even when a reconnect hid the crash.
@@ -27,7 +25,7 @@ sites_exit() {
 		grep -h -A5 'Sanitizer\|runtime error' $bad >&3
 		rc=1
 	fi
-	lib_cleanup
+	lib_cleanup "$rc"
 	exit "$rc"
 }
 trap sites_exit EXIT
@@ -110,6 +108,3 @@ same_as() {
 	[[ $now == "$1" ]] ||
 		fail "$3: left behind in $2: $(diff <(echo "$1") <(echo "$now") | grep '^[<>]' | tr '\n' ' ')"
 }
-
-# tun_pid NS: the vpn serving tun0 in NS.
-tun_pid() { pid_of "$1" "$VPN"; }

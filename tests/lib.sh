@@ -16,6 +16,8 @@ shopt -s extglob
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/netns.sh
+. "$ROOT/scripts/netns.sh"
 VPN=${VPN:-$ROOT/vpn}
 VPN_SANITIZED=${VPN_SANITIZED:-0}
 TEST_NAME=$(basename "$0" .sh)
@@ -30,6 +32,19 @@ exec 3>&2			# progress and failures: fd 3, never inside $(...)
 say() { printf '[+] %s: %s\n' "$TEST_NAME" "$*" >&3; }
 fail() { printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&3; exit 1; }
 skip() { printf 'SKIP: %s: %s\n' "$TEST_NAME" "$*" >&3; exit "$SKIP"; }
+
+# check NAME CMD...: one case of this file.  CMD (a function) runs in this
+# shell, so that what it sets up stays for the next case; then "TEST:
+# file: NAME [ OK ]".  If it fails (fail, or any command under set -e),
+# the file stops, and the EXIT trap says "TEST: file: NAME [FAIL]".
+CASE=''
+check() {
+	CASE=$1
+	shift
+	"$@"
+	printf 'TEST: %s: %-40s [ OK ]\n' "$TEST_NAME" "$CASE" >&3
+	CASE=''
+}
 
 # need CMD...: skip the test unless every command is installed.
 need() {
@@ -59,8 +74,11 @@ spawn() {
 }
 
 lib_cleanup() {
-	local ns pid pids=()
+	local rc=${1:-$?} ns pid pids=()
 	set +e
+	if ((rc != 0 && rc != SKIP)) && [[ -n $CASE ]]; then
+		printf 'TEST: %s: %-40s [FAIL]\n' "$TEST_NAME" "$CASE" >&3
+	fi
 	for pid in "${PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
@@ -84,45 +102,18 @@ trap lib_cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# wait_for SECS CMD...: retry CMD until it succeeds, for at most SECS.
-# CMD's arguments are expanded once, here: put a $(...) in a function.
-wait_for() {
-	local secs=$1 end=$((SECONDS + $1 + 1)) i=0
+# A wait that times out fails the test.
+wait_failed() { fail "not true after ${1}s: ${*:2}"; }
+
+# counters_are FILE KEY=VALUE...: vpn's last counters line in FILE says so.
+counters_are() {
+	local file=$1 kv got
 	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end && i < secs * 20)) ||
-			fail "not true after ${secs}s: $*"
-		sleep 0.05
-		i=$((i + 1))
+	for kv in "$@"; do
+		got=$(counter "$file" "${kv%%=*}")
+		[[ $got == "${kv#*=}" ]] ||
+			fail "${kv%%=*} is '$got', want ${kv#*=} (counters: $(counters "$file"))"
 	done
-}
-
-# listening NS PORT [t|u]: something in NS listens on TCP (or UDP) PORT.
-# ss exits 0 whether or not it finds anything, so test its output.
-listening() {
-	local proto=${3:-t}
-	if [[ $proto == t ]]; then
-		[[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]
-	else
-		[[ -n $(ip netns exec "$1" ss -Hlun "sport = :$2") ]]
-	fi
-}
-
-# has_link NS DEV: the device exists in NS.
-has_link() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
-
-# carrier NS DEV: DEV is up with a reader attached, and the kernel has
-# noticed.  Until linkwatch runs (up to a second after vpn attaches), the
-# device's queue drops everything it is given to send.
-carrier() {
-	local state
-	state=$(ip netns exec "$1" cat "/sys/class/net/$2/operstate")
-	[[ $state == up || $state == unknown ]]	# unknown: no carrier events
-}
-
-# link_stat NS DEV COUNTER: a counter from /sys/class/net/DEV/statistics.
-link_stat() {
-	ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"
 }
 
 # pair: namespaces $NS1 and $NS2 joined by veth, 192.0.2.1/24 and
@@ -157,20 +148,6 @@ udp_pair() {
 	wait_for 5 has_link "$NS1" tun0
 }
 
-# tun_up NS DEV ADDR...: give DEV its addresses and bring it up.
-tun_up() {
-	local ns=$1 dev=$2 a
-	shift 2
-	for a in "$@"; do
-		if [[ $a == *:* ]]; then
-			ip -n "$ns" addr add "$a" dev "$dev" nodad
-		else
-			ip -n "$ns" addr add "$a" dev "$dev"
-		fi
-	done
-	ip -n "$ns" link set dev "$dev" up
-}
-
 # article_pair [VPNFLAGS...]: the article's pipeline, as it is, on each side
 # of pair(), joined by nc on port 33960; tun0 up as 10.9.0.1 and 10.9.0.2
 # (and fd00:9::1, fd00:9::2).  Each side's stderr goes to $TMP/vpn1.err and
@@ -196,18 +173,6 @@ article_pair() {
 	wait_for 5 carrier "$NS2" tun0
 }
 
-# pid_of NS EXE: the PID of the one process in NS running EXE.
-pid_of() {
-	local pid
-	for pid in $(ip netns pids "$1"); do
-		if [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$2" ]]; then
-			echo "$pid"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # transfer_check NSSRC NSDST DSTADDR MB: send MB MiB of random bytes from
 # NSSRC to DSTADDR:5001 in NSDST through nc, and compare checksums.
 transfer_check() {
@@ -220,13 +185,11 @@ transfer_check() {
 	wait_for 5 listening "$dst" 5001
 	timeout 120 ip netns exec "$src" nc -N "$addr" 5001 <"$TMP/payload" ||
 		fail "nc to $addr exited $?"
-	wait_for 30 not_running "${PIDS[-1]}"
+	wait_for 30 exited "${PIDS[-1]}"
 	got=$(sha256sum <"$TMP/received")
 	[[ $got == "$want" ]] ||
 		fail "transfer of $mb MiB: sha256 $got, want $want ($(stat -c %s "$TMP/received") bytes arrived)"
 }
-
-not_running() { ! kill -0 "$1" 2>/dev/null; }
 
 # with_and_without_offloads: run this test file twice, with vpn's default
 # (TCP super-packets through the device) and with -O, each in namespaces of
