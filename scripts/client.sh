@@ -6,36 +6,44 @@ export LC_ALL=C
 PROGRAM=${0##*/}
 SERVER='' PORT=33960 PORT_SET=0 IFACE=tun0 ADDRS=() ROUTES=()
 KEEPALIVE=10 TIMEOUT=30 TRANSPORT=nc MTU='' REMOTE='' SSH_OPTS=()
-CERT='' KEY='' CAFILE=''
+CERT='' KEY='' CAFILE='' PULL=0 PULL_RC=0 STATE=''
 BACKOFF_MAX=30			# seconds between attempts, at most
 HEALTHY=10			# a session this long (s) resets the backoff
+PULL_SECS=10			# the server's configuration comes by then
+OPTSTRING=C:c:e:hi:K:k:l:m:o:p:r:s:T:t:u:
 
 # shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
 	cat <<EOF
-usage: $PROGRAM [-h] [-C cafile] [-c cert] [-e command] [-i iface] [-K key]
-       [-k secs] [-l addr/prefix]... [-m mtu] [-o ssh_option]... [-p port]
-       [-r cidr]... [-T nc|tls|ssh|udp] [-t secs] -s server
+usage: $PROGRAM [-h] [-C cafile] [-c cert] [-e command] [-f file] [-i iface]
+       [-K key] [-k secs] [-l addr/prefix]... [-m mtu] [-o ssh_option]...
+       [-p port] [-r cidr]... [-T nc|tls|ssh|udp] [-t secs] [-u user]
+       -s server
 
 Make the device IFACE, address it, route the server's networks into it,
 and keep a vpn session to server up: when it ends, or the server is not
-there yet, try again after 1, 2, 4 ... 30 s.  Runs in the foreground;
-SIGINT or SIGTERM undoes every change it made.
+there yet, try again after 1, 2, 4 ... 30 s.  Without -l, the server
+(server.sh -M) gives the address, MTU and routes at the start of each
+session.  Runs in the foreground; SIGINT or SIGTERM undoes every change
+it made.
 
   -C cafile    CA certificate the server's certificate must chain to (tls)
   -c cert      this client's certificate, PEM (tls)
   -e command   with -T ssh, the command run on the server (default
                "vpn -i tun0 -k SECS -t SECS"); it must attach to a device
                that is set up there, e.g. by "server.sh -T ssh -u USER"
+  -f file      read options from file, one a line as here ("-r 10.0.0.0/8");
+               the command line's come after them
   -h           print this help and exit
   -i iface     device to create (default tun0); it must not exist yet
   -K key       this client's private key, PEM (tls)
   -k secs      keepalive after secs without output (default 10; 0: off)
-  -l a/prefix  address of the device, IPv4 or IPv6; repeatable
-               (default 10.1.1.2/24)
-  -m mtu       device MTU (default 1500; 1400 with -T udp)
+  -l a/prefix  address of the device, IPv4 or IPv6; repeatable.  Needed
+               with a server that serves one client at a time; without it
+               the server must push one (server.sh -M)
+  -m mtu       device MTU (default 1500, 1400 with -T udp, or the server's)
   -o option    with -T ssh, an ssh -o option (IdentityFile=..., ...);
                repeatable
   -p port      server's port (default 33960; with -T ssh, ssh's default)
@@ -48,96 +56,166 @@ SIGINT or SIGTERM undoes every change it made.
   -T ssh       ssh server command: the far side runs over ssh, no port open
   -T udp       UDP through socat, vpn in datagram mode: no TCP over TCP
   -t secs      end a session when the server is silent secs (default 30)
+  -u user      run vpn and the transport as user, root only for the device,
+               addresses, routes and rules
 
-Environment: VPN, the vpn binary (default: ../vpn beside this script,
-else vpn on PATH).  Firewall rules are tagged "vpn:IFACE".  A FORWARD
-chain whose policy drops is reported, with rules that would accept the
-tunnel's traffic, and left as it is.
+Environment: VPN, the vpn binary (default: ../vpn beside this script, or
+the installed one, else vpn on PATH); VPN_RUNDIR (default /run/vpn), where
+the running tunnels are described.  Firewall rules are tagged "vpn:IFACE".
+A FORWARD chain whose policy drops is reported, with rules that would
+accept the tunnel's traffic, and left as it is.
 EOF
 }
 
-parse_args() {
-	local o
-	while getopts :C:c:e:hi:K:k:l:m:o:p:r:s:T:t: o; do
-		case $o in
-		C)	CAFILE=$OPTARG ;;
-		c)	CERT=$OPTARG ;;
-		e)	REMOTE=$OPTARG ;;
-		h)	usage; exit 0 ;;
-		i)	IFACE=$OPTARG ;;
-		K)	KEY=$OPTARG ;;
-		k)	num -k "$OPTARG" 0 86400; KEEPALIVE=$OPTARG ;;
-		l)	cidr -l "$OPTARG"; ADDRS+=("$OPTARG") ;;
-		m)	num -m "$OPTARG" 68 65535; MTU=$OPTARG ;;
-		o)	SSH_OPTS+=(-o "$OPTARG") ;;
-		p)	num -p "$OPTARG" 1 65535; PORT=$OPTARG PORT_SET=1 ;;
-		r)	cidr -r "$OPTARG"; ROUTES+=("$OPTARG") ;;
-		s)	SERVER=$OPTARG ;;
-		T)	TRANSPORT=$OPTARG ;;
-		t)	num -t "$OPTARG" 0 86400; TIMEOUT=$OPTARG ;;
-		:)	usage_error "-$OPTARG needs an argument" ;;
-		*)	usage_error "-$OPTARG: unknown option" ;;
-		esac
-	done
-	shift $((OPTIND - 1))
-	(($# == 0)) || usage_error "unexpected argument: '$1'"
-	[[ -n $SERVER ]] || usage_error "-s server is required"
-	[[ $IFACE =~ ^[A-Za-z0-9_.-]{1,15}$ ]] ||
-		usage_error "-i: not a device name: '$IFACE'"
-	case $TRANSPORT in
-	nc|udp|ssh) ;;
-	tls)	[[ -n $CERT && -n $KEY && -n $CAFILE ]] ||
-			usage_error "-T tls needs -c cert, -K key and -C cafile" ;;
-	*)	usage_error "-T: not nc, tls, ssh or udp: '$TRANSPORT'" ;;
+own_opt() {
+	case $1 in
+	e)	REMOTE=$2 ;;
+	o)	SSH_OPTS+=(-o "$2") ;;
+	s)	SERVER=$2 ;;
 	esac
+}
+
+client_args() {
+	[[ -n $SERVER ]] || usage_error "-s server is required"
+	[[ $SERVER =~ ^[A-Za-z0-9_.@:%-]+$ ]] ||
+		usage_error "-s: not a host name or address: '$SERVER'"
 	[[ -z $REMOTE || $TRANSPORT == ssh ]] || usage_error "-e needs -T ssh"
 	if ((${#SSH_OPTS[@]} > 0)) && [[ $TRANSPORT != ssh ]]; then
 		usage_error "-o needs -T ssh"
 	fi
-	((${#ADDRS[@]} > 0)) || ADDRS=(10.1.1.2/24)
-	[[ -n $MTU || $TRANSPORT != udp ]] || MTU=1400
+	((${#ADDRS[@]} > 0)) || PULL=1
 	[[ -n $REMOTE ]] || REMOTE="vpn -i tun0 -k $KEEPALIVE -t $TIMEOUT"
-	TAG=vpn:$IFACE
 }
 
 checks() {
-	local cmds=(ip iptables sysctl mkfifo mktemp) f
+	local cmds=(ip iptables sysctl mkfifo mktemp flock)
 	case $TRANSPORT in
 	nc)	cmds+=(nc) ;;
-	tls|udp) cmds+=(socat) ;;
+	tls)	cmds+=(socat openssl) ;;
+	udp)	cmds+=(socat) ;;
 	ssh)	cmds+=(ssh) ;;
 	esac
+	[[ -z $RUN_USER ]] || cmds+=(setpriv)
 	preflight "${cmds[@]}"
-	for f in "$CERT" "$KEY" "$CAFILE"; do
-		[[ -z $f || -r $f ]] || die "$f: cannot read it"
-	done
+	run_user
+	[[ $TRANSPORT != tls ]] || tls_files
 	free_device
 }
 
-# one_session: one attempt; vpn's status, or the transport's.
+# setup_state: the instance's directory under RUNDIR: how it runs, for
+# vpn-status, and for session.sh, which pulls the configuration over UDP.
+setup_state() {
+	local v
+	STATE=$(netns_dir)/$IFACE
+	[[ ! -e $STATE/conf ]] || die "$STATE: another client.sh -i $IFACE runs here"
+	mkdir -p "$STATE/sessions"
+	undo_call state_gone "$STATE"
+	{
+		for v in PROGRAM IFACE TAG TRANSPORT SERVER PORT KEEPALIVE \
+		    TIMEOUT MTU MTU_GIVEN RUN_USER VPN STATE; do
+			printf '%s=%q\n' "$v" "${!v}"
+		done
+		printf 'ADDRS=(%s)\n' "$(printf '%q ' "${ADDRS[@]}")"
+		printf 'ROUTES=(%s)\n' "$(printf '%q ' "${ROUTES[@]}")"
+		printf 'STARTED=%q\nROLE=client\n' "$(date +%s)"
+	} >"$STATE/conf"
+}
+
+# pulled FD TRANSPORT_PID: the server's configuration, the first line on
+# FD, applied to the device; 1 if none came (PULL_RC says why: 3, the
+# transport ended; 4, the server pushes none).
+pulled() {
+	local head line i
+	for ((i = 0; i < PULL_SECS * 10; i++)); do	# bytes, or the end
+		! read -r -t 0 -u "$1" || break
+		kill -0 "$2" 2>/dev/null || { PULL_RC=3; return 1; }
+		sleep 0.1
+	done
+	head=$(timeout "$PULL_SECS" dd bs=1 count=$((${#MAGIC} + 1)) status=none <&"$1" |
+	    tr -d '\0') || true
+	if [[ $head == vpn-refused ]]; then
+		read -r -n 1024 -u "$1" line || true
+		say "refused by the server: ${line#1 }"
+		PULL_RC=3
+		return 1
+	fi
+	if [[ $head != "$MAGIC " ]]; then
+		PULL_RC=4
+		if ! kill -0 "$2" 2>/dev/null; then
+			PULL_RC=3
+		elif [[ -z $head ]]; then
+			say "no configuration from the server in $PULL_SECS s: a server.sh without -M sends none; give -l"
+		else
+			say "the server sent packets, not its configuration: a server.sh without -M sends none; give -l"
+		fi
+		return 1
+	fi
+	read -r -n 1024 -u "$1" line || true
+	apply_config "$MAGIC $line" || { PULL_RC=4; return 1; }
+}
+
+# session_up: the transport is connected (and the configuration applied).
+session_up() {
+	say "connected to $WHERE ($TRANSPORT): session up on $IFACE"
+}
+
+# one_session: one attempt; vpn's status, 3 if the connection failed, or
+# 4 if the server's configuration was not one.
 one_session() {
 	local host port=()
 	host=$(bracket "$SERVER")
 	case $TRANSPORT in
-	nc)	session '' nc "$SERVER" "$PORT" ;;
-	tls)	session '' socat "OPENSSL:$host:$PORT,$(tls_opts)" STDIO ;;
-	udp)	dgram_session "UDP:$host:$PORT" ;;
+	nc)	session "succeeded!" as_user nc -v "$SERVER" "$PORT" ;;
+	tls)	session "starting data transfer loop" as_user socat -d -d \
+		    "OPENSSL:$host:$PORT,$(tls_opts)" STDIO ;;
 	ssh)	((PORT_SET == 0)) || port=(-p "$PORT")
-		session '' ssh -e none "${port[@]}" "${SSH_OPTS[@]}" \
+		session '' as_user ssh -e none "${port[@]}" "${SSH_OPTS[@]}" \
 		    "$SERVER" "$REMOTE" ;;
+	udp)	udp_session "UDP:$host:$PORT" ;;
 	esac
 }
 
+# udp_session ADDRESS: vpn as socat's own process on a UDP socket (EXEC
+# nofork): vpn sees a datagram socket and keeps packets whole.  Without
+# -l, session.sh asks the server for the configuration first.
+udp_session() {
+	local rc=0 exec
+	ENDED=''
+	RUN_USER='' vpn_args "$IFACE"	# socat runs it as -u's user
+	exec=${VPN_ARGS[*]}
+	if ((PULL)); then
+		exec="$(dirname "$(realpath "${BASH_SOURCE[0]}")")/session.sh pull $STATE"
+		socat "$1" EXEC:"$exec",nofork &
+	else
+		say "sending to $WHERE (udp): session up on $IFACE"
+		as_user socat "$1" EXEC:"$exec",nofork &
+	fi
+	CHILDREN=("$!")
+	wait "$!" || rc=$?
+	CHILDREN=()
+	case $rc in
+	3|4)	;;		# refused, or no configuration: said
+	*)	ENDED=$(why_ended "$rc" vpn) ;;
+	esac
+	return "$rc"
+}
+
 connect() {
-	local start rc delay=1 where=$SERVER
-	[[ $TRANSPORT == ssh ]] || where+=" port $PORT"
+	local start rc delay=1
+	WHERE=$SERVER
+	[[ $TRANSPORT == ssh ]] || WHERE+=" port $PORT"
 	while :; do
 		start=$SECONDS
 		rc=0
-		say "connecting to $where ($TRANSPORT)"
+		say "connecting to $WHERE ($TRANSPORT)"
 		one_session || rc=$?
+		((rc != 4)) || die "giving up: the server's configuration is needed (or -l)"
 		((SECONDS - start < HEALTHY)) || delay=1
-		say "session with $where ended (exit $rc); reconnecting in $delay s"
+		if ((rc == 3)); then
+			say "no session with $WHERE; trying again in $delay s"
+		else
+			say "session with $WHERE ended: ${ENDED:-vpn exited $rc}; reconnecting in $delay s"
+		fi
 		sleep "$delay" &
 		CHILDREN=("$!")
 		wait "$!"
@@ -148,8 +226,10 @@ connect() {
 
 main() {
 	parse_args "$@"
+	client_args
 	checks
 	traps
+	setup_state
 	setup_device
 	setup_forwarding
 	setup_routes

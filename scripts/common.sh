@@ -1,14 +1,18 @@
 # shellcheck shell=bash disable=SC2034 # some variables are the sourcer's
-# scripts/common.sh - what server.sh and client.sh share: the undo stack,
-# preflight, the device, firewall rules, and one tunnel session.
+# scripts/common.sh - what server.sh, client.sh and session.sh share: the
+# undo stack, the options, the checks before any change, the device,
+# forwarding and firewall rules, and one tunnel session.
 #
-# Sourced, never run.  The sourcing script sets PROGRAM, IFACE, ADDRS,
-# ROUTES, PORT, TRANSPORT, KEEPALIVE, TIMEOUT, MTU, then calls these.
+# Sourced, never run.  The sourcing script sets PROGRAM and its defaults,
+# OPTSTRING (its own getopts letters), and defines its own_opt and usage.
 
 VPN=${VPN:-}
+RUNDIR=${VPN_RUNDIR:-/run/vpn}	# state of the running tunnels (vpn-status)
 UNDO=() CHILDREN=() DIR='' TAG=''
 HOLDS=()			# descriptors holding the session FIFOs open
 LISTENING=0			# the transport has said it listens
+RUN_USER=''			# -u: the user vpn and the transport run as
+MAGIC=vpn-config		# the first word of the pushed configuration
 
 run() { printf '[#] %s\n' "$*" >&2; "$@"; }
 say() { printf '%s: %s\n' "$PROGRAM" "$*" >&2; }
@@ -32,15 +36,20 @@ stop_children() {
 	CHILDREN=()
 }
 
+# cleanup: undo everything, in reverse, once.  A second Ctrl-C or SIGTERM
+# during it is ignored: a teardown cut short would leave the device, the
+# rules or a sysctl behind.
 cleanup() {
 	local i
-	trap - EXIT INT TERM
+	trap '' INT TERM
+	trap - EXIT
 	set +e
 	stop_children
 	holds_close
 	for ((i = ${#UNDO[@]} - 1; i >= 0; i--)); do
 		eval "${UNDO[i]}"
 	done
+	UNDO=()
 }
 
 # traps: from here on, any exit tears down what was set up.  Children
@@ -51,15 +60,138 @@ traps() {
 	trap 'exit 143' TERM
 }
 
+# -- options, shared by server.sh and client.sh
+
+# num NAME VALUE MIN MAX: VALUE is a whole number in range, or usage error.
+num() {
+	if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < $3 || $2 > $4)); then
+		usage_error "$1: not a number from $3 to $4: '$2'"
+	fi
+}
+
+# valid_cidr VALUE: an IPv4 or IPv6 address with a prefix length?
+valid_cidr() {
+	if [[ $1 =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})$ ]]; then
+		((BASH_REMATCH[1] < 256 && BASH_REMATCH[2] < 256 &&
+		    BASH_REMATCH[3] < 256 && BASH_REMATCH[4] < 256 &&
+		    BASH_REMATCH[5] <= 32))
+	elif [[ $1 =~ ^[0-9a-fA-F:]*:[0-9a-fA-F:.]*/([0-9]{1,3})$ ]]; then
+		((BASH_REMATCH[1] <= 128))
+	else
+		return 1
+	fi
+}
+
+# cidr NAME VALUE: an IPv4 or IPv6 address with a prefix length.
+cidr() {
+	valid_cidr "$2" || usage_error "$1: not ADDRESS/PREFIX: '$2'"
+}
+
+# plain NAME VALUE: VALUE goes into a socat address or command line, where
+# a comma, a colon, "!!", quotes or blanks would mean more than a name.
+plain() {
+	[[ $2 =~ ^[A-Za-z0-9_./+@%=-]+$ ]] ||
+		usage_error "$1: only letters, digits and _./+@%=- here: '$2'"
+}
+
+usage_error() {
+	say "$1"
+	usage | sed '/^$/q' >&2		# the synopsis only
+	exit 2
+}
+
+# common_opt LETTER ARG: an option both scripts take; 1 if it is not one.
+common_opt() {
+	case $1 in
+	C)	plain -C "$2"; CAFILE=$2 ;;
+	c)	plain -c "$2"; CERT=$2 ;;
+	h)	usage; exit 0 ;;
+	i)	IFACE=$2 ;;
+	K)	plain -K "$2"; KEY=$2 ;;
+	k)	num -k "$2" 0 86400; KEEPALIVE=$2 ;;
+	l)	cidr -l "$2"; ADDRS+=("$2") ;;
+	m)	num -m "$2" 68 65535; MTU=$2 ;;
+	p)	num -p "$2" 1 65535; PORT=$2 PORT_SET=1 ;;
+	r)	cidr -r "$2"; ROUTES+=("$2") ;;
+	T)	TRANSPORT=$2 ;;
+	t)	num -t "$2" 0 86400; TIMEOUT=$2 ;;
+	u)	RUN_USER=$2 ;;
+	*)	return 1 ;;
+	esac
+}
+
+# conf_args FILE: the options in FILE, one a line as on the command line
+# ("-r 172.16.1.0/24"; "#" starts a comment), into the array CONF_ARGS.
+conf_args() {
+	local line opt arg n=0
+	CONF_ARGS=()
+	[[ -r $1 ]] || usage_error "-f: cannot read '$1'"
+	while IFS= read -r line || [[ -n $line ]]; do
+		n=$((n + 1))
+		line=${line%%#*}
+		read -r opt arg <<<"$line" || true
+		[[ -n $opt ]] || continue
+		[[ $opt =~ ^-[A-Za-z0-9]$ && $opt != -f ]] ||
+			usage_error "$1:$n: not an option: '$opt'"
+		CONF_ARGS+=("$opt")
+		[[ -z $arg ]] || CONF_ARGS+=("$arg")
+	done <"$1"
+}
+
+# parse_args ARGS...: -f FILE's options first, then the command line's,
+# through common_opt and the script's own_opt; then the checks both share.
+parse_args() {
+	local o args=("$@") i
+	for ((i = 0; i < ${#args[@]}; i++)); do	# -f FILE, wherever it is
+		if [[ ${args[i]} == -f ]]; then
+			((i + 1 < ${#args[@]})) || usage_error "-f needs an argument"
+			conf_args "${args[i + 1]}"
+			args=("${CONF_ARGS[@]}" "${args[@]:0:i}" "${args[@]:i+2}")
+			break
+		fi
+	done
+	set -- "${args[@]}"
+	while getopts ":$OPTSTRING" o; do
+		case $o in
+		:)	usage_error "-$OPTARG needs an argument" ;;
+		\?)	usage_error "-$OPTARG: unknown option" ;;
+		esac
+		common_opt "$o" "${OPTARG:-}" || own_opt "$o" "${OPTARG:-}"
+	done
+	shift $((OPTIND - 1))
+	(($# == 0)) || usage_error "unexpected argument: '$1'"
+	[[ $IFACE =~ ^[A-Za-z0-9_.-]{1,15}$ ]] ||
+		usage_error "-i: not a device name: '$IFACE'"
+	case $TRANSPORT in
+	nc|udp|ssh) ;;
+	tls)	[[ -n $CERT && -n $KEY && -n $CAFILE ]] ||
+			usage_error "-T tls needs -c cert, -K key and -C cafile" ;;
+	*)	usage_error "-T: not nc, tls, udp or ssh: '$TRANSPORT'" ;;
+	esac
+	if [[ $TRANSPORT != tls && -n $CERT$KEY$CAFILE ]]; then
+		usage_error "-c, -K and -C need -T tls"
+	fi
+	MTU_GIVEN=$MTU
+	[[ -n $MTU || $TRANSPORT != udp ]] || MTU=1400
+	[[ $RUNDIR =~ ^/[A-Za-z0-9_./+@%=-]+$ ]] ||
+		usage_error "VPN_RUNDIR: not a plain absolute path: '$RUNDIR'"
+	TAG=vpn:$IFACE
+}
+
 # -- checks before any change
 
-# find_vpn: $VPN if set, else the vpn built beside scripts/, else PATH's.
+# find_vpn: $VPN if set, else the vpn beside scripts/ in a built tree, else
+# the one installed with these scripts, else PATH's.
 find_vpn() {
 	local here
-	here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-	if [[ -z $VPN && -x $here/vpn ]]; then
-		VPN=$here/vpn
-	elif [[ -z $VPN ]]; then
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	if [[ -n $VPN ]]; then
+		return
+	elif [[ -x $here/../vpn ]]; then
+		VPN=$(cd "$here/.." && pwd)/vpn
+	elif [[ -x $here/../../bin/vpn ]]; then
+		VPN=$(cd "$here/../../bin" && pwd)/vpn
+	else
 		VPN=$(command -v vpn || true)
 	fi
 }
@@ -71,21 +203,58 @@ preflight() {
 	for c in "$@"; do
 		command -v "$c" >/dev/null || missing+=("$c")
 	done
-	if [[ " $* " == *" nc "* ]] && command -v nc >/dev/null &&
-	    ! nc -h 2>&1 | grep -q OpenBSD; then
-		missing+=("OpenBSD nc (netcat-openbsd)")
-	fi
 	find_vpn
 	if [[ -z $VPN ]]; then
 		missing+=("vpn (run make, or set VPN=/path/to/vpn)")
 	elif [[ ! -x $VPN ]]; then
 		missing+=("vpn ($VPN is not executable)")
+	elif [[ $VPN =~ [^A-Za-z0-9_./+@%=-] ]]; then
+		missing+=("vpn at a path without blanks or ,:!\"' ($VPN)")
 	fi
 	[[ $EUID -eq 0 ]] || missing+=("root")
 	if ((${#missing[@]} > 0)); then
 		printf -v c '%s, ' "${missing[@]}"
 		die "missing: ${c%, }"
 	fi
+}
+
+# tls_files: the certificate, key and CA can be read, are what they say,
+# the key is the certificate's, and the CA signed it (the peer checks it
+# against the same CA).  Retrying cannot mend any of these: say which file.
+tls_files() {
+	local f out
+	for f in "$CERT" "$KEY" "$CAFILE"; do
+		[[ -r $f ]] || die "$f: cannot read it"
+	done
+	openssl x509 -in "$CAFILE" -noout 2>/dev/null ||
+		die "$CAFILE (-C): not a PEM certificate"
+	openssl x509 -in "$CERT" -noout 2>/dev/null ||
+		die "$CERT (-c): not a PEM certificate"
+	openssl pkey -in "$KEY" -noout 2>/dev/null ||
+		die "$KEY (-K): not a PEM private key (or it has a passphrase)"
+	[[ $(openssl x509 -in "$CERT" -noout -pubkey) == \
+	    "$(openssl pkey -in "$KEY" -pubout)" ]] ||
+		die "$KEY (-K): not the key of $CERT"
+	out=$(openssl verify -CAfile "$CAFILE" "$CERT" 2>&1) ||
+		die "$CERT (-c): not signed by $CAFILE (-C): ${out##*: }"
+}
+
+# run_user: -u's user exists; its groups, for setpriv.
+run_user() {
+	[[ -z $RUN_USER ]] && return
+	id -u "$RUN_USER" >/dev/null 2>&1 || die "-u: no such user: '$RUN_USER'"
+	((EUID == 0)) || return 0
+	[[ $(id -u "$RUN_USER") != 0 ]] || die "-u: '$RUN_USER' is root"
+}
+
+# as_user CMD...: become CMD, as -u's user if there is one.  Only in a
+# background job (CMD ... &), whose PID is then CMD's, to stop it by.
+as_user() {
+	if [[ -n $RUN_USER ]]; then
+		exec setpriv --reuid="$RUN_USER" --regid="$(id -g "$RUN_USER")" \
+		    --init-groups --inh-caps=-all -- "$@"
+	fi
+	exec "$@"
 }
 
 # free_device: the device must not exist yet; it may be another instance's.
@@ -105,27 +274,6 @@ free_port() {
 	[[ -z $out ]] || die "port $PORT/$1 is in use (choose another with -p)"
 }
 
-# -- arguments
-
-# num NAME VALUE MIN MAX: VALUE is a whole number in range, or usage error.
-num() {
-	if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < $3 || $2 > $4)); then
-		usage_error "$1: not a number from $3 to $4: '$2'"
-	fi
-}
-
-# cidr NAME VALUE: an IPv4 or IPv6 address with a prefix length.
-cidr() {
-	[[ $2 =~ ^[0-9a-fA-F.:]+/[0-9]{1,3}$ && $2 == *[.:]* ]] ||
-		usage_error "$1: not ADDRESS/PREFIX: '$2'"
-}
-
-usage_error() {
-	say "$1"
-	usage | sed '/^$/q' >&2		# the synopsis only
-	exit 2
-}
-
 uses_ipv6() {
 	local a
 	for a in "${ADDRS[@]}" "${ROUTES[@]}"; do
@@ -136,20 +284,32 @@ uses_ipv6() {
 
 # -- set-up steps, each pushing its undo
 
+# addr_add DEV ADDR [PEER]: an address on DEV, point to point if PEER.
+addr_add() {
+	local peer=() six=() nodad=()
+	[[ -z ${3:-} ]] || peer=(peer "$3")
+	[[ $2 != *:* ]] || six=(-6) nodad=(nodad)
+	run ip "${six[@]}" addr add "$2" "${peer[@]}" dev "$1" "${nodad[@]}"
+}
+
 setup_device() {
 	local a owner=()
-	[[ -z ${DEVICE_USER:-} ]] || owner=(user "$DEVICE_USER")
+	[[ -z $RUN_USER ]] || owner=(user "$RUN_USER")
 	run ip tuntap add dev "$IFACE" mode tun "${owner[@]}"
 	undo ip link del dev "$IFACE"
 	[[ -z $MTU ]] || run ip link set dev "$IFACE" mtu "$MTU"
 	for a in "${ADDRS[@]}"; do
-		if [[ $a == *:* ]]; then
-			run ip -6 addr add "$a" dev "$IFACE" nodad
-		else
-			run ip addr add "$a" dev "$IFACE"
-		fi
+		addr_add "$IFACE" "$a"
 	done
+	rp_filter "$IFACE"
 	run ip link set dev "$IFACE" up
+}
+
+# rp_filter DEV: drop what arrives on DEV from a source not routed back
+# through it (strict reverse-path filtering, RFC 3704): a peer cannot send
+# from another network's addresses.  The setting goes with the device.
+rp_filter() {
+	run sysctl -qw "net.ipv4.conf.$1.rp_filter=1"
 }
 
 setup_routes() {
@@ -160,31 +320,64 @@ setup_routes() {
 	done
 }
 
-# others: tags of other vpn instances' rules in this network namespace.
-others() {
-	iptables -w -t mangle -S FORWARD 2>/dev/null |
-	    grep -o -- '--comment "\?vpn:[^ "]*' | sed 's/.*vpn:/vpn:/' |
-	    grep -vx -- "$TAG" | sort -u | tr '\n' ' '
+# netns_dir: this network namespace's part of RUNDIR: what the instances
+# running in it share.
+netns_dir() {
+	echo "$RUNDIR/net-$(stat -L -c %i /proc/self/ns/net)"
 }
 
-# forwarding KEY: turn the sysctl on; on exit, put back what it was, unless
-# another instance still relies on it.
+# locked CMD...: CMD while holding RUNDIR/lock, which orders the instances'
+# changes to what they share.
+locked() {
+	local lock rc=0
+	exec {lock}>"$RUNDIR/lock"
+	flock "$lock"
+	"$@" || rc=$?
+	exec {lock}>&-
+	return "$rc"
+}
+
+# forwarding KEY: turn the sysctl on.  The first instance to need it keeps
+# the value it found; the last one to stop puts that value back, however
+# the instances started and stopped in between.
 forwarding() {
-	local old
-	old=$(sysctl -n "$1")
-	[[ $old != 1 ]] || return 0
-	run sysctl -qw "$1=1"
-	undo_call restore_sysctl "$1" "$old"
+	local d
+	d=$(netns_dir)/$1
+	mkdir -p "$(dirname "$d")"
+	locked forwarding_on "$1" "$d"
+	undo_call locked restore_sysctl "$1" "$d"
 }
 
+forwarding_on() {
+	if [[ ! -s $2 ]]; then
+		sysctl -n "$1" >"$2"
+		rm -rf "$2.users"
+	fi
+	mkdir -p "$2.users"
+	: >"$2.users/$TAG"
+	[[ $(sysctl -n "$1") == 1 ]] || run sysctl -qw "$1=1"
+}
+
+# restore_sysctl KEY FILE: this instance no longer needs KEY; the last one
+# out puts back the value kept in FILE.
 restore_sysctl() {
 	local busy
-	busy=$(others)
+	rm -f "$2.users/$TAG"
+	busy=$(find "$2.users" -mindepth 1 -printf '%f ' 2>/dev/null || true)
 	if [[ -n $busy ]]; then
-		say "leaving $1=1 (it was $2): ${busy% } still forwarding"
-		return 0
+		say "leaving $1=1 (it was $(cat "$2")): ${busy% } still forwarding"
+		return
 	fi
-	run sysctl -qw "$1=$2"
+	[[ $(sysctl -n "$1") == "$(cat "$2")" ]] || run sysctl -qw "$1=$(cat "$2")"
+	rm -rf "$2" "$2.users"
+	rmdir "$(dirname "$2")" 2>/dev/null || true	# the last of this netns
+}
+
+# state_gone DIR: the instance's state is no more; nor its netns's, if it
+# was the last.
+state_gone() {
+	rm -rf "$1"
+	rmdir "$(dirname "$1")" 2>/dev/null || true
 }
 
 # ipt CMD TABLE CHAIN RULE...: add a rule tagged with this instance, once.
@@ -197,43 +390,46 @@ ipt() {
 	undo "$cmd" -w -t "$table" -D "$chain" "$@"
 }
 
-# setup_forwarding: forward between the tunnel and the LAN, and clamp the
-# MSS of SYNs leaving through the tunnel to its MTU, so that hosts behind
-# the gateways never send segments too big for it.
+# setup_forwarding [DEV]: forward between the tunnel and the LAN, and clamp
+# the MSS of SYNs leaving through the tunnel (DEV, a pattern like tun0-+
+# for many) to its MTU, so that hosts behind the gateways never send
+# segments too big for it.
 setup_forwarding() {
+	local dev=${1:-$IFACE}
 	# shellcheck disable=SC2054 # SYN,RST is one argument
-	local clamp=(-o "$IFACE" -p tcp --tcp-flags SYN,RST SYN
+	local clamp=(-o "$dev" -p tcp --tcp-flags SYN,RST SYN
 	    -j TCPMSS --clamp-mss-to-pmtu)
 	forwarding net.ipv4.ip_forward
 	ipt iptables mangle FORWARD "${clamp[@]}"
-	forward_policy iptables
+	forward_policy iptables "$dev"
 	if uses_ipv6; then
 		forwarding net.ipv6.conf.all.forwarding
 		if command -v ip6tables >/dev/null; then
 			ipt ip6tables mangle FORWARD "${clamp[@]}"
-			forward_policy ip6tables
+			forward_policy ip6tables "$dev"
 		fi
 	fi
 }
 
-# forward_policy CMD: a FORWARD chain that drops by default (Docker makes it
-# so) drops the tunnel's forwarded traffic too.  Say so, and what would let
-# it through; opening the admin's firewall is not ours to do.
+# forward_policy CMD DEV: a FORWARD chain that drops by default (Docker
+# makes it so) drops the tunnel's forwarded traffic too.  Say so, and what
+# would let it through; opening the admin's firewall is not ours to do.
 forward_policy() {
 	local policy
 	policy=$("$1" -w -S FORWARD 2>/dev/null | sed -n 's/^-P FORWARD //p')
 	[[ -n $policy && $policy != ACCEPT ]] || return 0
 	say "$1: the FORWARD chain's policy is $policy: nothing is forwarded" \
-	    "to or from $IFACE until a rule accepts it, as these would:"
-	say "  $1 -I FORWARD -i $IFACE -j ACCEPT"
-	say "  $1 -I FORWARD -o $IFACE -j ACCEPT"
+	    "to or from $2 until a rule accepts it, as these would:"
+	say "  $1 -I FORWARD -i $2 -j ACCEPT"
+	say "  $1 -I FORWARD -o $2 -j ACCEPT"
 }
 
 # fifos: a private directory for the session FIFOs, in $TMPDIR or /tmp.
 fifos() {
 	DIR=$(mktemp -d -t "vpn-$IFACE.XXXXXX")
 	undo rm -rf "$DIR"
-	mkfifo "$DIR/up" "$DIR/down" "$DIR/err"
+	mkfifo "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
+	[[ -z $RUN_USER ]] || chown -R "$RUN_USER" "$DIR"
 }
 
 holds_close() {
@@ -246,12 +442,62 @@ holds_close() {
 
 # -- one session
 
-# vpn_args: the vpn command line of a session, into the array VPN_ARGS.
-# -k 0 and -t 0 leave the timer off.
+# vpn_args DEV: the vpn command line of a session on DEV, into the array
+# VPN_ARGS.  -k 0 and -t 0 leave the timer off.
 vpn_args() {
-	VPN_ARGS=("$VPN" -i "$IFACE")
+	VPN_ARGS=("$VPN" -i "$1")
 	((KEEPALIVE == 0)) || VPN_ARGS+=(-k "$KEEPALIVE")
 	((TIMEOUT == 0)) || VPN_ARGS+=(-t "$TIMEOUT")
+	# As root, vpn drops to -u's user once the device is open.
+	[[ -z $RUN_USER ]] || ((EUID != 0)) || VPN_ARGS+=(-u "$RUN_USER")
+}
+
+# apply_config LINE: the configuration a server pushed (docs/protocol.md):
+# the device's addresses and MTU (unless -m), and routes into it besides
+# -r's, in place of an earlier session's.  1 if LINE is not one.
+apply_config() {
+	local w v addrs=() routes=() mtu='' r words
+	read -ra words <<<"$1"
+	set -- "${words[@]}"
+	[[ ${1:-} == "$MAGIC" && ${2:-} == 1 ]] || { say "not a configuration: '$*'"; return 1; }
+	for w in "${@:3}"; do
+		v=${w#*=}
+		case $w in
+		addr=*)	valid_cidr "$v" && addrs+=("$v") ;;
+		route=*) valid_cidr "$v" && routes+=("$v") ;;
+		mtu=*)	[[ $v =~ ^[0-9]{2,5}$ ]] && ((v >= 68 && v <= 65535)) && mtu=$v ;;
+		*=*)	true ;;		# peer=, and keys to come: ignored
+		*)	false ;;
+		esac || { say "the server's configuration has a bad item: '$w'"; return 1; }
+	done
+	((${#addrs[@]} > 0)) || { say "the server's configuration gives no address"; return 1; }
+	run ip addr flush dev "$IFACE" scope global
+	if [[ -s $STATE/pushed ]]; then
+		while read -r r; do
+			ip route del "$r" dev "$IFACE" 2>/dev/null || true
+		done <"$STATE/pushed"
+	fi
+	: >"$STATE/pushed"
+	[[ -n $MTU_GIVEN || -z $mtu ]] || run ip link set dev "$IFACE" mtu "$mtu"
+	for w in "${addrs[@]}"; do
+		addr_add "$IFACE" "$w"
+	done
+	for r in "${routes[@]}"; do
+		run ip route replace "$r" dev "$IFACE"
+		echo "$r" >>"$STATE/pushed"
+	done
+	say "the server gave $IFACE ${addrs[*]}${routes[*]:+, routes ${routes[*]}}${mtu:+, MTU $mtu}"
+}
+
+# why_ended STATUS WHO: what ended a session, in words: vpn's status, and
+# whether vpn or the transport went first.
+why_ended() {
+	case $2:$1 in
+	vpn:0)	echo "the peer closed it" ;;
+	vpn:1)	echo "vpn ended it (exit 1; its message is above)" ;;
+	vpn:*)	echo "vpn exited $1" ;;
+	*)	echo "the transport ended it" ;;
+	esac
 }
 
 # session GATE TRANSPORT...: one tunnel session.  vpn and the transport
@@ -259,11 +505,14 @@ vpn_args() {
 # two FIFOs, as in the article's pipeline; the session ends when either one
 # does, and the other is then stopped.  If GATE is not empty, vpn starts
 # only when the transport's stderr says it (a peer has come), so that -t
-# counts the peer's silence, not the wait for one.  Returns vpn's status,
-# or 3 if the transport ended before vpn began.
+# counts the peer's silence, not the wait for one.  A client whose
+# configuration the server pushes (PULL=1) reads that line from the
+# transport before vpn starts.  Returns vpn's status (ENDED says why), 3 if
+# the transport ended before vpn began, 4 if the pushed line was bad.
 session() {
 	local gate=$1 t v rc=0 who up down err='' line
 	shift
+	ENDED=''
 	# Held open by us, these FIFOs never block an open() nor end early.
 	exec {up}<>"$DIR/up" {down}<>"$DIR/down"
 	HOLDS=("$up" "$down")
@@ -291,7 +540,15 @@ session() {
 			[[ $line != *"$gate"* ]] || break
 		done
 	fi
-	vpn_args
+	if ((${PULL:-0})) && ! pulled "$down" "$t"; then
+		kill "$t" 2>/dev/null || true
+		wait "$t" || true
+		CHILDREN=()
+		holds_close
+		return "$PULL_RC"
+	fi
+	session_up
+	vpn_args "$IFACE"
 	"${VPN_ARGS[@]}" <"$DIR/down" >"$DIR/up" {up}<&- {down}<&- &
 	v=$!
 	CHILDREN+=("$v")
@@ -300,9 +557,11 @@ session() {
 		wait "$v" || rc=$?
 		kill "$t" 2>/dev/null || true
 		wait "$t" || true
+		ENDED=$(why_ended "$rc" vpn)
 	else
 		kill "$v" 2>/dev/null || true
 		wait "$v" || rc=$?
+		ENDED=$(why_ended "$rc" transport)
 	fi
 	CHILDREN=()
 	if [[ -n $err ]]; then		# what it said after the gate; EOF now
@@ -323,26 +582,18 @@ transport_said() {
 		say "socat:${1#*] N}" ;;
 	*" socat["*"] N accepting"*)
 		say "socat:${1#*] N}" ;;
+	*" socat["*"] E SSL_accept(): "*)
+		say "refused a client at the TLS handshake: ${1#*SSL_accept(): }" ;;
+	*" socat["*"] E nonblocking operation did not complete"*)
+		say "dropped a client whose TLS handshake did not complete in time" ;;
 	*" socat["*"] N "*) ;;
 	"Listening on "*)
 		LISTENING=1
 		say "nc: $1" ;;
-	"Connection received on "*)
+	"Connection received on "*|"Connection to "*)
 		say "nc: $1" ;;
 	*) printf '%s\n' "$1" >&2 ;;
 	esac
-}
-
-# dgram_session SOCAT_ADDRESS: vpn as socat's own process on a UDP socket
-# (EXEC nofork): vpn sees a datagram socket and keeps packets whole.
-dgram_session() {
-	local rc=0
-	vpn_args
-	socat "$1" EXEC:"${VPN_ARGS[*]}",nofork &
-	CHILDREN=("$!")
-	wait "$!" || rc=$?
-	CHILDREN=()
-	return "$rc"
 }
 
 # tls_opts: socat's certificate options.

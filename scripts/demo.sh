@@ -71,6 +71,7 @@ main() {
 	VPN=$(realpath "$VPN")
 	export VPN
 	LOG=$(mktemp -d /tmp/vpndemo.XXXXXX)
+	export VPN_RUNDIR=$LOG/run	# the demo's tunnels, apart from real ones
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -82,7 +83,7 @@ main() {
 	    2>"$LOG/server" &
 	SRV=$!
 	wait_for 5 grep -q 'Listening on' "$LOG/server"
-	in_ns gwa env --default-signal=INT "$HERE/client.sh" -s 198.51.100.2 \
+	in_ns gwa env --default-signal=INT "$HERE/client.sh" -s 198.51.100.2 -l 10.1.1.2/24 \
 	    -r 172.20.1.0/24 2>"$LOG/client" &
 	CLI=$!
 	wait_for 10 in_ns a ping -c 1 -W 1 172.20.1.2

@@ -1,110 +1,128 @@
 #!/bin/bash
-# server.sh - serve vpn clients, one at a time.  See server.sh -h.
+# server.sh - serve vpn clients: one at a time, or many at once (-M).
+# See server.sh -h.
 set -eu -o pipefail
 export LC_ALL=C
 
 PROGRAM=${0##*/}
-PORT=33960 IFACE=tun0 ADDRS=() ROUTES=() OUT='' FAMILY=4
-KEEPALIVE=10 TIMEOUT=30 TRANSPORT=nc MTU='' DEVICE_USER=''
-CERT='' KEY='' CAFILE=''
+PORT=33960 PORT_SET=0 IFACE=tun0 ADDRS=() ROUTES=() OUT='' FAMILY=4
+KEEPALIVE=10 TIMEOUT=30 TRANSPORT=nc MTU='' CERT='' KEY='' CAFILE=''
+MAX=0 IDENTITIES='' CLIENT_TO_CLIENT=0 STATE=''
+HANDSHAKE_SECS=5		# a TLS handshake not over by then is dropped
+HANDSHAKES=32			# TLS handshakes that may be under way at once
+OPTSTRING=6A:C:c:hi:K:k:l:M:m:n:p:r:T:t:u:x
 
 # shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=scripts/pool.sh
+. "$(dirname "${BASH_SOURCE[0]}")/pool.sh"
 
 usage() {
 	cat <<EOF
-usage: $PROGRAM [-6h] [-C cafile] [-c cert] [-i iface] [-K key] [-k secs]
-       [-l addr/prefix]... [-m mtu] [-n out_iface] [-p port]
-       [-r cidr]... [-T nc|tls|udp|ssh] [-t secs] [-u user]
+usage: $PROGRAM [-6hx] [-A file] [-C cafile] [-c cert] [-f file] [-i iface]
+       [-K key] [-k secs] [-l addr/prefix]... [-M max] [-m mtu]
+       [-n out_iface] [-p port] [-r cidr]... [-T nc|tls|udp|ssh]
+       [-t secs] [-u user]
 
 Make the device IFACE, address it, forward and NAT for it, and serve one
 vpn client at a time on PORT; when a client leaves, wait for the next.
-Runs in the foreground; SIGINT or SIGTERM undoes every change it made.
+With -M, serve up to max clients at once, each on a device of its own
+(IFACE-N), with an address from the -l prefixes that the server pushes to
+the client (client.sh without -l takes it).  Runs in the foreground;
+SIGINT or SIGTERM ends every session and undoes every change it made.
 
   -6           listen on IPv6 (and IPv4-mapped) instead of IPv4
+  -A file      with -M: fixed addresses, one "NAME ADDRESS [ADDRESS6]" a
+               line; NAME is the TLS certificate's common name, or the name
+               in an ssh key's forced command (see -T ssh)
   -C cafile    CA certificate that client certificates must chain to (tls)
   -c cert      this server's certificate, PEM (tls)
+  -f file      read options from file, one a line as here ("-r 10.0.0.0/8");
+               the command line's come after them
   -h           print this help and exit
-  -i iface     device to create (default tun0); it must not exist yet
+  -i iface     device to create (default tun0); with -M, the prefix of the
+               session devices (IFACE-1, IFACE-2 ...); none may exist yet
   -K key       this server's private key, PEM (tls)
   -k secs      keepalive after secs without output (default 10; 0: off)
-  -l a/prefix  address of the device, IPv4 or IPv6; repeatable
-               (default 10.1.1.1/24)
+  -l a/prefix  address of the device, IPv4 or IPv6; repeatable (default
+               10.1.1.1/24); with -M, the server's address in a pool: each
+               client gets another address of the prefix
+  -M max       serve up to max clients at once (1 to 1000); more are refused
   -m mtu       device MTU (default 1500; 1400 with -T udp)
-  -n out_iface masquerade the tunnel's IPv4 subnets out of out_iface
+  -n out_iface masquerade the tunnel's subnets out of out_iface
                (default: the interface of the default route, if any)
   -p port      port to listen on (default 33960)
-  -r cidr      route cidr (a client's LAN) into the tunnel; repeatable
-  -T nc        plain TCP through nc -l: the article's pipeline (default)
+  -r cidr      route cidr (a client's LAN) into the tunnel; repeatable.
+               With -M, a network of this side that each client routes
+               into its tunnel (pushed to it)
+  -T nc        plain TCP through nc -l: the article's pipeline (default);
+               with -M, through socat TCP-LISTEN, which serves many
   -T tls       TCP through socat OPENSSL-LISTEN, with mutual certificate
                checks (-c, -K, -C): no client without a certificate
-               signed by cafile gets a session
+               signed by cafile gets a session; a handshake not done in
+               $HANDSHAKE_SECS s is dropped
   -T udp       UDP through socat UDP-LISTEN, vpn in datagram mode: no
                TCP over TCP; a session ends when the client is silent -t secs
-  -T ssh       no listener: set up the device, NAT and routes, and wait;
-               clients log in with ssh and run "vpn -i iface" (see
-               client.sh -h); give -u for a non-root ssh user
+  -T ssh       no listener: set up and wait; clients log in with ssh and
+               run "vpn -i iface" (see client.sh -h); with -M, each login
+               runs the forced command this server prints
   -t secs      end a session when the client is silent secs (default 30)
-  -u user      make the device owned by user, who may then attach to it
+  -u user      run vpn and the transport as user, root only for the device,
+               addresses, routes and rules; the device belongs to user
+  -x           with -M, let clients reach each other (default: they reach
+               the server and what it routes, not each other)
 
-Environment: VPN, the vpn binary (default: ../vpn beside this script,
-else vpn on PATH).  Firewall rules are tagged "vpn:IFACE".  A FORWARD
-chain whose policy drops is reported, with rules that would accept the
-tunnel's traffic, and left as it is.
+Environment: VPN, the vpn binary (default: ../vpn beside this script, or
+the installed one, else vpn on PATH); VPN_RUNDIR (default /run/vpn), where
+the running tunnels are described.  Firewall rules are tagged "vpn:IFACE".
+A FORWARD chain whose policy drops is reported, with rules that would
+accept the tunnel's traffic, and left as it is.
 EOF
 }
 
-parse_args() {
-	local o
-	while getopts :6C:c:hi:K:k:l:m:n:p:r:T:t:u: o; do
-		case $o in
-		6)	FAMILY=6 ;;
-		C)	CAFILE=$OPTARG ;;
-		c)	CERT=$OPTARG ;;
-		h)	usage; exit 0 ;;
-		i)	IFACE=$OPTARG ;;
-		K)	KEY=$OPTARG ;;
-		k)	num -k "$OPTARG" 0 86400; KEEPALIVE=$OPTARG ;;
-		l)	cidr -l "$OPTARG"; ADDRS+=("$OPTARG") ;;
-		m)	num -m "$OPTARG" 68 65535; MTU=$OPTARG ;;
-		n)	OUT=$OPTARG ;;
-		p)	num -p "$OPTARG" 1 65535; PORT=$OPTARG ;;
-		r)	cidr -r "$OPTARG"; ROUTES+=("$OPTARG") ;;
-		T)	TRANSPORT=$OPTARG ;;
-		t)	num -t "$OPTARG" 0 86400; TIMEOUT=$OPTARG ;;
-		u)	DEVICE_USER=$OPTARG ;;
-		:)	usage_error "-$OPTARG needs an argument" ;;
-		*)	usage_error "-$OPTARG: unknown option" ;;
-		esac
-	done
-	shift $((OPTIND - 1))
-	(($# == 0)) || usage_error "unexpected argument: '$1'"
-	[[ $IFACE =~ ^[A-Za-z0-9_.-]{1,15}$ ]] ||
-		usage_error "-i: not a device name: '$IFACE'"
-	case $TRANSPORT in
-	nc|udp|ssh) ;;
-	tls)	[[ -n $CERT && -n $KEY && -n $CAFILE ]] ||
-			usage_error "-T tls needs -c cert, -K key and -C cafile" ;;
-	*)	usage_error "-T: not nc, tls, udp or ssh: '$TRANSPORT'" ;;
+own_opt() {
+	case $1 in
+	6)	FAMILY=6 ;;
+	A)	IDENTITIES=$2 ;;
+	M)	num -M "$2" 1 1000; MAX=$2 ;;
+	n)	OUT=$2 ;;
+	x)	CLIENT_TO_CLIENT=1 ;;
 	esac
-	((${#ADDRS[@]} > 0)) || ADDRS=(10.1.1.1/24)
-	[[ -n $MTU || $TRANSPORT != udp ]] || MTU=1400
-	TAG=vpn:$IFACE
+}
+
+# many_args: what -M needs of the other options.
+many_args() {
+	((MAX > 0)) || {
+		[[ -z $IDENTITIES ]] || usage_error "-A needs -M"
+		((CLIENT_TO_CLIENT == 0)) || usage_error "-x needs -M"
+		return 0
+	}
+	((${#IFACE} <= 15 - 1 - ${#MAX})) ||
+		usage_error "-i: '$IFACE' leaves no room for -$MAX in 15 bytes"
+	pool_check "${ADDRS[@]}"
 }
 
 checks() {
-	local cmds=(ip iptables sysctl ss mkfifo mktemp) f
-	case $TRANSPORT in
-	nc)	cmds+=(nc) ;;
-	tls|udp) cmds+=(socat) ;;
+	local cmds=(ip iptables sysctl ss mkfifo mktemp flock) out
+	case $TRANSPORT:$MAX in
+	nc:0)	cmds+=(nc) ;;
+	nc:*|tls:*|udp:*) cmds+=(socat) ;;
 	esac
+	[[ $TRANSPORT != tls ]] || cmds+=(openssl)
+	[[ -z $RUN_USER ]] || cmds+=(setpriv)
+	((MAX == 0)) || ! uses_ipv6 || cmds+=(ip6tables)
 	preflight "${cmds[@]}"
-	for f in "$CERT" "$KEY" "$CAFILE"; do
-		[[ -z $f || -r $f ]] || die "$f: cannot read it"
-	done
-	[[ -z $DEVICE_USER ]] || id -u "$DEVICE_USER" >/dev/null 2>&1 ||
-		die "-u: no such user: '$DEVICE_USER'"
-	free_device
+	run_user
+	[[ $TRANSPORT != tls ]] || tls_files
+	[[ -z $IDENTITIES ]] || identities_check "$IDENTITIES"
+	if ((MAX > 0)); then
+		out=$(ip -o link show | grep -o " $IFACE-[0-9]*[:@]" | head -1 || true)
+		[[ -z $out ]] || die "${out:1:-1}: device exists (another vpn? choose a prefix with -i)"
+		[[ ! -e $(netns_dir)/$IFACE ]] ||
+			die "$(netns_dir)/$IFACE: another server.sh -i $IFACE runs here"
+	else
+		free_device
+	fi
 	case $TRANSPORT in
 	nc|tls)	free_port tcp ;;
 	udp)	free_port udp ;;
@@ -117,42 +135,78 @@ checks() {
 	fi
 }
 
+# setup_nat: masquerade the tunnel's subnets, IPv4 and IPv6, out of OUT.
 setup_nat() {
 	local a
 	[[ -n $OUT ]] || return 0
 	for a in "${ADDRS[@]}"; do
-		[[ $a == *:* ]] ||
+		if [[ $a != *:* ]]; then
 			ipt iptables nat POSTROUTING -s "$a" -o "$OUT" -j MASQUERADE
+		elif command -v ip6tables >/dev/null; then
+			ipt ip6tables nat POSTROUTING -s "$a" -o "$OUT" -j MASQUERADE
+		fi
 	done
+}
+
+# setup_state: the instance's directory under RUNDIR: how it runs, for its
+# sessions (session.sh) and for vpn-status.
+setup_state() {
+	local v
+	STATE=$(netns_dir)/$IFACE
+	mkdir -p "$STATE/sessions"
+	undo_call state_gone "$STATE"
+	{
+		for v in PROGRAM IFACE TAG TRANSPORT PORT KEEPALIVE TIMEOUT MTU MTU_GIVEN \
+		    MAX IDENTITIES RUN_USER VPN STATE CLIENT_TO_CLIENT; do
+			printf '%s=%q\n' "$v" "${!v}"
+		done
+		printf 'ADDRS=(%s)\n' "$(printf '%q ' "${ADDRS[@]}")"
+		printf 'ROUTES=(%s)\n' "$(printf '%q ' "${ROUTES[@]}")"
+		printf 'STARTED=%q\n' "$(date +%s)"
+		printf 'ROLE=server\n'
+	} >"$STATE/conf"
+	[[ -z $RUN_USER ]] || chown -R "$RUN_USER" "$STATE/sessions"
+}
+
+# setup_many: the rules every session shares: clients do not reach each
+# other but with -x (one rule), and the MSS clamp for all their devices.
+setup_many() {
+	setup_forwarding "$IFACE-+"
+	((CLIENT_TO_CLIENT)) && return
+	ipt iptables filter FORWARD -i "$IFACE-+" -o "$IFACE-+" -j DROP
+	if uses_ipv6; then
+		ipt ip6tables filter FORWARD -i "$IFACE-+" -o "$IFACE-+" -j DROP
+	fi
+}
+
+# session_up: a session has begun (the nc gate opened).
+session_up() {
+	say "session up on $IFACE (nc, one client at a time)"
 }
 
 # one_session: serve one client, and return vpn's status (3: no client).
 one_session() {
-	local six='' lst=TCP-LISTEN
-	[[ $FAMILY == 4 ]] || six=,pf=ip6
+	local pf='' lst=UDP-LISTEN rc=0
+	[[ $FAMILY == 4 ]] || pf=,pf=ip6
 	case $TRANSPORT in
-	nc)	session "Connection received on" nc -lvn "-$FAMILY" "$PORT" ;;
-	tls)	session "starting data transfer loop" socat -d -d \
-		    "OPENSSL-LISTEN:$PORT,reuseaddr$six,$(tls_opts)" STDIO ;;
-	udp)	lst=UDP-LISTEN
-		dgram_session "$lst:$PORT$six" ;;
+	nc)	session "Connection received on" as_user nc -lvn "-$FAMILY" "$PORT" ;;
+	udp)	RUN_USER='' vpn_args "$IFACE"	# socat runs it as -u's user
+		as_user socat "$lst:$PORT$pf" EXEC:"${VPN_ARGS[*]}",nofork &
+		CHILDREN=("$!")
+		wait "$!" || rc=$?
+		ENDED=$(why_ended "$rc" vpn)
+		return "$rc" ;;
 	esac
 }
 
-serve() {
+# serve_one: the article's server: one client at a time, on IFACE.
+serve_one() {
 	local start rc first=1
-	if [[ $TRANSPORT == ssh ]]; then
-		vpn_args
-		say "ready: an ssh client runs '${VPN_ARGS[*]}' here"
-		sleep infinity &
-		CHILDREN=("$!")
-		wait "$!"
-		return
-	fi
 	while :; do
 		start=$SECONDS
 		rc=0
 		one_session || rc=$?
+		CHILDREN=()
 		if ((first && rc != 0 && !LISTENING && SECONDS - start < 2)); then
 			die "port $PORT: could not serve on it (exit $rc)"
 		fi
@@ -160,7 +214,7 @@ serve() {
 		if ((rc == 3)); then
 			say "the listener ended before a client came"
 		else
-			say "client gone (vpn exit $rc); waiting for the next"
+			say "session ended: ${ENDED:-vpn exited $rc}; waiting for the next client"
 		fi
 		if ((SECONDS - start < 1)); then	# never spin
 			sleep 1 &
@@ -171,16 +225,157 @@ serve() {
 	done
 }
 
+# socat_timeout SECS: socat's option setting SO_RCVTIMEO on its socket (a
+# struct timeval, native layout): a TLS handshake that waits longer for
+# the peer fails, and its child exits.
+socat_timeout() {
+	local bits hex
+	bits=$(getconf LONG_BIT)
+	hex=$(printf "%0$((bits / 4))x" "$1" | sed 's/../& /g' |
+	    awk '{ for (i = NF; i > 0; i--) printf "%s", $i }')
+	printf 'setsockopt-bin=1:20:x%s%0*d' "$hex" $((bits / 4)) 0
+}
+
+# listener: socat accepting every client, each in a child of its own that
+# runs session.sh; with TLS, after the handshake.
+listener() {
+	local pf='' session addr opts=reuseaddr,fork max=$MAX
+	[[ $FAMILY == 4 ]] || pf=,pf=ip6
+	((max > 0)) || max=1
+	session="$(dirname "$(realpath "${BASH_SOURCE[0]}")")/session.sh serve $STATE"
+	case $TRANSPORT in
+	nc)	addr=TCP-LISTEN:$PORT,$opts,max-children=$((MAX + 1))$pf
+		session+=",nofork" ;;
+	udp)	addr=UDP-LISTEN:$PORT,$opts,max-children=$((MAX + 1))$pf
+		session+=",nofork" ;;
+	tls)	addr=OPENSSL-LISTEN:$PORT,$opts,max-children=$((max + HANDSHAKES))$pf
+		addr+=,$(tls_opts),$(socat_timeout "$HANDSHAKE_SECS") ;;
+	esac
+	if ((MAX > 0)); then	# sessions make devices: root
+		socat "$addr" EXEC:"$session" 2>"$DIR/log" &
+	else
+		as_user socat "$addr" EXEC:"$session" 2>"$DIR/log" &
+	fi
+	LISTENER=$!
+	undo_call stop_listener "$LISTENER"
+	wait_listening "$LISTENER"
+	say "listening on port $PORT ($TRANSPORT$( ((MAX == 0)) || echo ", up to $MAX clients"))"
+	wait "$LISTENER" || die "socat ended (exit $?)"
+}
+
+# log_filter: what socat and the sessions say goes through transport_said
+# until the last of them has gone: on the way out, after the sessions.
+log_filter() {
+	local line
+	while read -r line; do transport_said "$line"; done <"$DIR/log" &
+	undo_call reap "$!"
+}
+
+# stop_listener PID: stop socat, and its children: those a handshake or a
+# session's TLS keeps, and (without TLS) the sessions themselves.
+stop_listener() {
+	local kids
+	kids=$(ps -o pid= --ppid "$1" || true)
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	# shellcheck disable=SC2086 # a list of PIDs
+	[[ -z $kids ]] || kill $kids 2>/dev/null || true
+}
+
+# reap PID: a child that ends by itself, once its input is closed; within
+# 2 s, else it is stopped.
+reap() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# wait_listening PID: socat listens, or it has failed to.
+wait_listening() {
+	local i proto=t
+	[[ $TRANSPORT != udp ]] || proto=u
+	for ((i = 0; i < 100; i++)); do
+		[[ -z $(ss "-Hl${proto}n" "sport = :$PORT") ]] || return 0
+		kill -0 "$1" 2>/dev/null || die "port $PORT: could not serve on it"
+		sleep 0.05
+	done
+	die "port $PORT: socat does not listen after 5 s"
+}
+
+# end_sessions: SIGTERM to every session (each undoes its own changes),
+# and wait for them, at most 10 s; then whatever a killed one left.
+end_sessions() {
+	local f i lock
+	exec {lock}>"$STATE/lock"	# no session starts from here on
+	flock "$lock"
+	: >"$STATE/stopping"
+	exec {lock}>&-
+	for f in "$STATE"/sessions/*; do
+		[[ -e $f ]] || continue
+		lease_pid "$f" | xargs -r kill 2>/dev/null || true
+	done
+	for ((i = 0; i < 100; i++)); do
+		[[ -z $(live_leases "$STATE") ]] && break
+		sleep 0.1
+	done
+	for f in "$STATE"/sessions/*; do
+		[[ -e $f ]] || continue
+		purge_lease "$STATE" "$f"
+	done
+}
+
+# ssh_many: with -T ssh -M, each login is a session: say the forced
+# command that makes it one.
+# The sessions log to STATE/log, which we pass on.
+ssh_many() {
+	: >"$STATE/log"
+	tail -n +1 -F "$STATE/log" >&2 2>/dev/null &
+	CHILDREN=("$!")
+	say "ready: for each client, put in root's authorized_keys:"
+	say "  command=\"$(dirname "$(realpath "${BASH_SOURCE[0]}")")/session.sh serve $STATE NAME\",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty KEY"
+	wait "$!"
+}
+
 main() {
 	parse_args "$@"
+	((${#ADDRS[@]} > 0)) || ADDRS=(10.1.1.1/24)
+	many_args
 	checks
 	traps
+	setup_state
+	if ((MAX > 0)); then
+		setup_many
+		setup_nat
+		fifos
+		log_filter
+		undo_call end_sessions
+		case $TRANSPORT in
+		ssh)	ssh_many ;;
+		*)	listener ;;
+		esac
+		return
+	fi
 	setup_device
 	setup_forwarding
 	setup_nat
 	setup_routes
-	fifos
-	serve
+	case $TRANSPORT in
+	ssh)	RUN_USER='' vpn_args "$IFACE"	# the ssh user runs it
+		say "ready: an ssh client runs '${VPN_ARGS[*]}' here"
+		sleep infinity &
+		CHILDREN=("$!")
+		wait "$!" ;;
+	tls)	fifos
+		log_filter
+		undo_call end_sessions
+		listener ;;
+	*)	fifos
+		serve_one ;;
+	esac
 }
 
 main "$@"

@@ -14,7 +14,7 @@
 sites
 server srv -r 172.16.1.0/24
 wait_for 5 listening "$GWB" 33960
-client cli -s 198.51.100.2 -r 172.20.1.0/24
+client cli -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 up_both
 say "tunnel up"
 

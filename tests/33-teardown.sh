@@ -51,11 +51,11 @@ checks INT
 server srvn -r 172.16.1.0/24
 srv=$!
 wait_for 5 listening "$GWB" 33960
-client clin -s 198.51.100.2
+client clin -s 198.51.100.2 -l 10.1.1.2/24
 cli=$!
 wait_for 10 reach "$GWA" 10.1.1.1
 stop "$cli" clin
-wait_for 5 said srvn "waiting for the next"
+wait_for 5 said srvn "waiting for the next client"
 wait_for 5 listening "$GWB" 33960
 stop "$srv" srvn
 same_as "$a0" "$GWA" "client after one session"

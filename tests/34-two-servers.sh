@@ -6,8 +6,8 @@
 # - Stopping server 1 first leaves server 2's device, routes and vpn:tun1
 #   rules, and its client still pings; forwarding stays on for it, and
 #   server 1 says so.
-# - Stopping server 2 then leaves the gateway as it was, but forwarding,
-#   which server 1 had to leave on.
+# - Stopping server 2 then leaves the gateway as it was, forwarding too:
+#   the last server out puts back the value the first one found.
 . "$(dirname "$0")/lib-sites.sh"
 
 sites
@@ -18,7 +18,7 @@ wait_for 5 listening "$GWB" 33960
 server s2 -i tun1 -p 33961 -l 10.2.2.1/24
 s2=$!
 wait_for 5 listening "$GWB" 33961
-client c1 -s 198.51.100.2 -r 172.20.1.0/24
+client c1 -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 client c2 -s 198.51.100.2 -i tun1 -p 33961 -l 10.2.2.2/24
 up_both
 wait_for 10 reach "$GWA" 10.2.2.1
@@ -38,6 +38,7 @@ ip netns exec "$GWA" ping -c 2 -i 0.2 -W 2 10.2.2.1 >/dev/null || fail "server 2
 say "server 1 stopped: server 2 and its rules intact"
 
 stop "$s2" s2
-ip netns exec "$GWB" sysctl -qw net.ipv4.ip_forward=0	# server 1 left it on
 same_as "$b0" "$GWB" "both servers stopped"
-say "server 2 stopped: the rest as it was"
+said s2 "[#] sysctl -qw net.ipv4.ip_forward=0" ||
+	fail "server 2, the last, did not put forwarding back: $(tail -4 "$TMP/s2.log")"
+say "server 2 stopped: the gateway as it was, forwarding off again"

@@ -11,7 +11,7 @@ need socat
 sites
 server srv -T udp -k 1 -t 3 -r 172.16.1.0/24
 wait_for 5 listening "$GWB" 33960 u
-client cli -T udp -k 1 -s 198.51.100.2 -r 172.20.1.0/24
+client cli -T udp -k 1 -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 cli=$!
 up_both
 ip netns exec "$B" ping -c 3 -i 0.2 -W 2 172.16.1.1 >/dev/null || fail "host B cannot ping host A"
@@ -26,10 +26,10 @@ say "UDP: ping and 20 MiB each way"
 
 ip netns exec "$GWA" iptables -w -A OUTPUT -o wan0 -j DROP
 wait_for 8 said srv "vpn: peer silent for 3 s"
-wait_for 5 said srv "client gone (vpn exit 1); waiting for the next"
+wait_for 5 said srv "session ended: vpn ended it (exit 1; its message is above); waiting for the next client"
 stop "$cli" cli
 ip netns exec "$GWA" iptables -w -F
 wait_for 5 listening "$GWB" 33960 u
-client cli2 -T udp -k 1 -s 198.51.100.2 -r 172.20.1.0/24
+client cli2 -T udp -k 1 -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 up_both
 say "UDP: a silent client given up after -t; the next one served"

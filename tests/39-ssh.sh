@@ -50,7 +50,7 @@ wait_for 5 said srv "ready: an ssh client runs '$VPN -i tun0 -k 10 -t 30' here"
 ! ip netns exec "$GWB" ss -Hltnu | grep -v ':2222 ' ||
 	fail "server.sh -T ssh listens: $(ip netns exec "$GWB" ss -Hltnu)"
 
-client cli -T ssh -s root@198.51.100.2 -p 2222 -o "IdentityFile=$K/id" \
+client cli -T ssh -s root@198.51.100.2 -l 10.1.1.2/24 -p 2222 -o "IdentityFile=$K/id" \
     -o "UserKnownHostsFile=$K/known_hosts" -o GlobalKnownHostsFile=/dev/null \
     -o StrictHostKeyChecking=yes -o BatchMode=yes \
     -e "$VPN -i tun0 -k 2 -t 6" -r 172.20.1.0/24

@@ -21,7 +21,7 @@ said srv "iptables: the FORWARD chain's policy is DROP" ||
 	fail "server did not say FORWARD drops: $(cat "$TMP/srv.log")"
 [[ $(ip netns exec "$GWB" iptables -w -S) == "$filter0" ]] ||
 	fail "server changed the filter table: $(ip netns exec "$GWB" iptables -w -S)"
-client cli -s 198.51.100.2 -r 172.20.1.0/24
+client cli -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 wait_for 10 reach "$GWA" 10.1.1.1
 ! reach "$A" 172.20.1.2 || fail "host A reached host B through a DROP policy"
 say "the server warned; FORWARD drops the tunnel's traffic"

@@ -20,7 +20,7 @@ EOF
 srv=$!
 wait_for 5 listening "$GWB" 33960
 on_bg cli "$GWA" <<'EOF'
-scripts/client.sh -s 198.51.100.2 -r 172.20.1.0/24
+scripts/client.sh -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 EOF
 cli=$!
 up_both
@@ -60,7 +60,7 @@ scripts/server.sh -T tls -c server.crt -K server.key -C ca.crt -r 172.16.1.0/24
 EOF
 wait_for 5 listening "$GWB" 33960
 on_bg tcli "$GWA" <<'EOF'
-scripts/client.sh -T tls -s 198.51.100.2 -c client.crt -K client.key -C ca.crt -r 172.20.1.0/24
+scripts/client.sh -T tls -s 198.51.100.2 -l 10.1.1.2/24 -c client.crt -K client.key -C ca.crt -r 172.20.1.0/24
 EOF
 up_both
 on "$B" <<'EOF'

@@ -56,7 +56,7 @@ scripts/server.sh -T udp -r 172.16.1.0/24
 EOF
 wait_for 5 listening "$GWB" 33960 u
 on_bg cli "$GWA" <<'EOF'
-scripts/client.sh -T udp -s 198.51.100.2 -r 172.20.1.0/24
+scripts/client.sh -T udp -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 EOF
 up_both 15
 on "$B" <<'EOF'

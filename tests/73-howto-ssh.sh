@@ -54,7 +54,7 @@ wait_for 5 said srv "ready: an ssh client runs"
 ! ip netns exec "$GWB" ss -Hltnu | grep -v ':22 ' ||
 	fail "server.sh -T ssh listens: $(ip netns exec "$GWB" ss -Hltnu)"
 on_bg cli "$GWA" <<'EOF'
-scripts/client.sh -T ssh -s root@198.51.100.2 -r 172.20.1.0/24
+scripts/client.sh -T ssh -s root@198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 EOF
 up_both 15
 on "$B" <<'EOF'

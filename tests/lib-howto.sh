@@ -20,6 +20,7 @@ home_of() {
 		chmod 0755 "$TMP"	# "nobody" must reach ./vpn (recipe 8)
 		install -d -m 0755 "$TMP/home" "$h" "$h/root" "$h/root/bin"
 		install -d -m 1777 "$h/tmp"
+		install -d -m 0755 "$h/run"
 		install -m 0755 "$VPN" "$h/root/vpn"
 		install -m 0755 "$VPN" "$h/root/bin/vpn"
 		cp -R "$ROOT/scripts" "$h/root/scripts"
@@ -45,6 +46,7 @@ on_cmd() {
 	    done
 	    mount --bind "$h/root" /root && mount --bind "$h/tmp" /tmp && cd /root &&
 	    exec env -u VPN --default-signal=INT HOME=/root PATH="/root/bin:$PATH" \
+		VPN_RUNDIR="$h/run" \
 		bash -e -c "$script"' - "$h" "$script" "$@")
 }
 

@@ -51,7 +51,7 @@ sites() {
 server() {
 	local name=$1
 	shift
-	spawn ip netns exec "$GWB" env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" "$SERVER_SH" "$@" \
+	spawn ip netns exec "$GWB" env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" VPN_RUNDIR="$TMP/rundir" "$SERVER_SH" "$@" \
 	    2>"$TMP/$name.log"
 	SCRIPTS+=("$!")
 }
@@ -60,7 +60,7 @@ server() {
 client() {
 	local name=$1
 	shift
-	spawn ip netns exec "$GWA" env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" "$CLIENT_SH" "$@" \
+	spawn ip netns exec "$GWA" env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" VPN_RUNDIR="$TMP/rundir" "$CLIENT_SH" "$@" \
 	    2>"$TMP/$name.log"
 	SCRIPTS+=("$!")
 }

@@ -1,0 +1,272 @@
+#!/bin/bash
+# session.sh - one session of a tunnel the scripts run, on its standard
+# input and output:
+#
+#   session.sh serve STATE [NAME]   a client of server.sh (socat runs it for
+#                                   each connection; sshd, as a forced
+#                                   command, with the client's NAME)
+#   session.sh pull STATE           client.sh's UDP session with a server
+#                                   that pushes the configuration (-M)
+#
+# STATE is the instance's directory under VPN_RUNDIR, whose conf file says
+# how the instance runs.  Not for use by hand.
+set -eu -o pipefail
+export LC_ALL=C
+trap '' PIPE			# a log reader gone must not cut a teardown short
+
+HERE=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+# shellcheck source=scripts/common.sh
+. "$HERE/common.sh"
+# shellcheck source=scripts/pool.sh
+. "$HERE/pool.sh"
+
+PROGRAM=session.sh
+PUSH_SECS=1			# UDP: wait this long for the other's answer,
+PUSH_TRIES=5			# and ask this many times
+LINE_MAX=1024			# bytes a configuration line may have
+SLOT='' PEER='' SAID=0		# SAID: the client was told something
+
+usage() { echo "usage: $PROGRAM serve|pull STATE [NAME]"; }
+
+# peer_name: who is on the other end, as the transport says.
+peer_name() {
+	if [[ -n ${SOCAT_PEERADDR:-} ]]; then
+		PEER=$(bracket "$SOCAT_PEERADDR"):${SOCAT_PEERPORT:-}
+	elif [[ -n ${SSH_CONNECTION:-} ]]; then
+		read -r a p _ <<<"$SSH_CONNECTION"
+		PEER=$(bracket "$a"):$p
+	else
+		PEER=unknown
+	fi
+	[[ -z $NAME ]] || PEER+=" ($NAME)"
+}
+
+# -- the server's side
+
+# lease: a free slot for this client, under STATE/lock: NAME's own, if -A
+# gave it one (a session of NAME still up is ended: NAME is back), else
+# the first that no one holds and -A keeps for no one.  Refused, with a
+# line, when MAX sessions are up.
+lease() {
+	local lock live n reserved=' ' name a _ old
+	exec {lock}>"$STATE/lock"
+	flock "$lock"
+	if [[ -e $STATE/stopping ]]; then
+		exec {lock}>&-
+		refuse "the server is stopping"
+	fi
+	live=" $(live_leases "$STATE" | tr '\n' ' ')"
+	if [[ -n $IDENTITIES ]]; then
+		while read -r name a _; do
+			[[ -n $name && $name != \#* ]] || continue
+			n=$(ident_slot_of "$a")
+			reserved+="$n "
+			[[ $name != "$NAME" ]] || SLOT=$n
+		done <"$IDENTITIES"
+	fi
+	if [[ -n $SLOT && $live == *" $SLOT "* ]]; then
+		old=$(lease_pid "$STATE/sessions/$SLOT")
+		say "$PEER: ends its own older session $SLOT (pid $old)"
+		kill "$old" 2>/dev/null || true
+		for ((n = 0; n < 100; n++)); do
+			live=" $(live_leases "$STATE" | tr '\n' ' ')"
+			[[ $live == *" $SLOT "* ]] || break
+			sleep 0.1
+		done
+	fi
+	if (($(wc -w <<<"$live") >= MAX)); then
+		exec {lock}>&-
+		refuse "all $MAX sessions are up"
+	fi
+	for ((n = 1; n <= MAX; n++)); do
+		[[ -z $SLOT ]] || break
+		[[ $live == *" $n "* || $reserved == *" $n "* ]] || SLOT=$n
+	done
+	[[ -n $SLOT ]] || { exec {lock}>&-; refuse "no address is free"; }
+	[[ ! -e $STATE/sessions/$SLOT ]] || purge_lease "$STATE" "$STATE/sessions/$SLOT"
+	printf 'pid=%s\nname=%s\npeer=%s\ndev=%s\nsince=%s\n' "$$" "$NAME" \
+	    "$PEER" "$IFACE-$SLOT" "$(date +%s)" >"$STATE/sessions/$SLOT"
+	undo rm -f "$STATE/sessions/$SLOT"
+	exec {lock}>&-
+}
+
+# refuse WHY: tell the client why it gets no session (docs/protocol.md),
+# and say it here; then end.
+refuse() {
+	if [[ $TRANSPORT == udp ]]; then
+		datagram "$PUSH_SECS" >/dev/null	# its hello
+	fi
+	echo "vpn-refused 1 $1"
+	SAID=1
+	die "$PEER: refused: $1"
+}
+
+# session_device: IFACE-SLOT, the server's address on it, the client's as
+# its peer, and only the client's addresses let in from it.
+session_device() {
+	local dev=$IFACE-$SLOT p owner=() addr
+	[[ -z $RUN_USER ]] || owner=(user "$RUN_USER")
+	TAG=vpn:$dev
+	run ip tuntap add dev "$dev" mode tun "${owner[@]}"
+	undo ip link del dev "$dev"
+	[[ -z $MTU ]] || run ip link set dev "$dev" mtu "$MTU"
+	for p in "${ADDRS[@]}"; do
+		addr=$(slot_addr "$p" "$SLOT")
+		addr_add "$dev" "${p%/*}" "$addr"
+		if [[ $p == *:* ]]; then
+			ipt ip6tables raw PREROUTING -i "$dev" ! -s "$addr" -j DROP
+		else
+			ipt iptables raw PREROUTING -i "$dev" ! -s "$addr" -j DROP
+		fi
+	done
+	rp_filter "$dev"
+	run ip link set dev "$dev" up
+	for p in "${ADDRS[@]}"; do	# IPv6 routes a peer only on some kernels
+		[[ $p != *:* ]] || run ip -6 route replace "$(slot_addr "$p" "$SLOT")/128" dev "$dev"
+	done
+}
+
+# config_line: what the client is told: its addresses in the pool's
+# prefixes, the server's, the MTU and the routes (docs/protocol.md).
+config_line() {
+	local p line="$MAGIC 1" r
+	for p in "${ADDRS[@]}"; do
+		line+=" addr=$(slot_addr "$p" "$SLOT")/${p#*/} peer=${p%/*}"
+	done
+	line+=" mtu=${MTU:-1500}"
+	for r in "${ROUTES[@]}"; do
+		line+=" route=$r"
+	done
+	echo "$line"
+}
+
+# datagram: one datagram from stdin, at most LINE_MAX bytes of it, within
+# SECS; nothing if none came.
+datagram() {
+	timeout "$1" dd bs=65536 count=1 status=none 2>/dev/null | head -c "$LINE_MAX" |
+	    tr -d '\0' || true
+}
+
+# push_udp: on UDP, the client's hello came first: answer it with the
+# configuration until the client says it has it (any datagram), at most
+# PUSH_TRIES times.
+push_udp() {
+	local i hello
+	hello=$(datagram "$PUSH_SECS")
+	[[ $hello == "vpn-hello"* ]] || die "$PEER: refused: not a vpn-hello datagram"
+	for ((i = 0; i < PUSH_TRIES; i++)); do
+		config_line
+		[[ -z $(datagram "$PUSH_SECS") ]] || return 0
+	done
+	die "$PEER: no answer to the configuration after $PUSH_TRIES tries"
+}
+
+# run_vpn DEV: vpn on DEV, on our stdin and stdout, until it ends; say why.
+run_vpn() {
+	local rc=0
+	vpn_args "$1"
+	"${VPN_ARGS[@]}" <&0 &		# explicit: a job's stdin is /dev/null
+	CHILDREN=("$!")
+	wait "$!" || rc=$?
+	CHILDREN=()
+	say "$PEER: session on $1 ended: $(why_ended "$rc" vpn)"
+}
+
+# serve_many: a session of its own: a slot, a device, the pushed line, vpn.
+serve_many() {
+	lease
+	session_device
+	if [[ $TRANSPORT == udp ]]; then
+		push_udp
+	else
+		config_line
+	fi
+	SAID=1
+	say "$PEER: session up on $IFACE-$SLOT as $(config_line | grep -o 'addr=[^ ]*' | sed 's/addr=//' | tr '\n' ' ' | sed 's/ $//')"
+	run_vpn "$IFACE-$SLOT"
+}
+
+# serve_one: a server without -M: the client gets IFACE, unless another
+# has it.
+serve_one() {
+	local lock
+	exec {lock}>"$STATE/sessions/one.lock"
+	flock -n "$lock" || die "$PEER: refused: a client is connected already"
+	printf 'pid=%s\nname=%s\npeer=%s\ndev=%s\nsince=%s\n' "$$" "$NAME" \
+	    "$PEER" "$IFACE" "$(date +%s)" >"$STATE/sessions/one"
+	undo rm -f "$STATE/sessions/one"
+	say "$PEER: session up on $IFACE"
+	run_vpn "$IFACE"
+}
+
+# serve_exit: a session that could not be set up tells the client so,
+# which then tries again later; then undo what was done.
+serve_exit() {
+	local rc=$?
+	if ((rc != 0 && MAX > 0 && !SAID)); then
+		[[ $TRANSPORT != udp ]] || datagram "$PUSH_SECS" >/dev/null
+		echo "vpn-refused 1 the server could not set up a session"
+		say "$PEER: could not set up a session (exit $rc)"
+	fi
+	cleanup
+}
+
+serve() {
+	STATE=$1 NAME=${2:-}
+	[[ -r $STATE/conf ]] || { echo "$PROGRAM: $STATE: no server runs there" >&2; exit 1; }
+	# shellcheck disable=SC1091 # the instance's own configuration
+	. "$STATE/conf"
+	# Under sshd, stderr is the client's: the server's log is STATE/log.
+	[[ -z ${SSH_CONNECTION:-} ]] || exec 2>>"$STATE/log"
+	NAME=${NAME:-${SOCAT_OPENSSL_X509_COMMONNAME:-}}
+	NAME=${NAME%% // *}	# socat joins several common names so
+	peer_name
+	traps
+	trap serve_exit EXIT
+	if ((MAX > 0)); then
+		serve_many
+	else
+		serve_one
+	fi
+}
+
+# -- the client's side
+
+# pull: on UDP, ask the server for the configuration, apply it, say we
+# have it, and become vpn.
+pull() {
+	local i line=''
+	STATE=$1
+	# shellcheck disable=SC1091 # the instance's own configuration
+	. "$STATE/conf"
+	for ((i = 0; i < PUSH_TRIES; i++)); do
+		echo "vpn-hello 1"
+		line=$(datagram "$PUSH_SECS")
+		[[ -z $line ]] || break
+	done
+	[[ -n $line ]] || die "no configuration from the server after $PUSH_TRIES tries"
+	if [[ $line == "vpn-refused 1 "* ]]; then
+		say "refused by the server: ${line#vpn-refused 1 }"
+		exit 3
+	fi
+	[[ $line == "$MAGIC "* ]] || die "the server sent no configuration: '${line:0:40}'"
+	apply_config "$line" || exit 4
+	echo "vpn-ack 1"
+	# shellcheck disable=SC2153 # SERVER is the conf's
+	say "connected to $SERVER port $PORT (udp): session up on $IFACE"
+	vpn_args "$IFACE"
+	exec "${VPN_ARGS[@]}"
+}
+
+main() {
+	case ${1:-} in
+	serve)	(($# == 2 || $# == 3)) || { usage >&2; exit 2; }
+		serve "$2" "${3:-}" ;;
+	pull)	(($# == 2)) || { usage >&2; exit 2; }
+		pull "$2" ;;
+	*)	usage >&2
+		exit 2 ;;
+	esac
+}
+
+main "$@"

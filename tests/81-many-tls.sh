@@ -1,0 +1,81 @@
+#!/bin/bash
+# tests/81-many-tls.sh - one server, many clients, over TLS, with fixed
+# addresses for some and an IPv6 pool beside the IPv4 one.
+#
+# server.sh -M 4 -T tls -A ids -l 10.1.1.1/24 -l fd00:1::1/64 on gateway
+# B; five client hosts, each with a certificate of its own (CN alice, bob,
+# carol, dave, eve), running client.sh without -l.  Besides the checks of
+# tests/80 (four up, 20 MiB each at once, a fifth refused, kept apart, a
+# dead link's session gone within -t, SIGTERM restores gateway B):
+# - alice, named in ids, gets 10.1.1.50 and fd00:1::32 (0x32 is 50); every client has
+#   an IPv6 address too and reaches the server's fd00:1::1;
+# - the IPv6 pool is masqueraded (ip6tables, tagged vpn:tun0);
+# - alice's transport killed: she comes back with the same addresses;
+#   her old session's device is gone.
+# run.sh: heavy long
+. "$(dirname "$0")/lib-many.sh"
+need socat openssl ip6tables
+
+# cert NAME CA: a key and a certificate for NAME signed by CA (or
+# self-signed, a CA, when CA is -).
+cert() {
+	local d=$TMP/pki
+	mkdir -p "$d"
+	if [[ $2 == - ]]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		    -keyout "$d/$1.key" -out "$d/$1.crt" -days 2 -subj "/CN=$1" 2>/dev/null
+		return
+	fi
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$d/$1.key" -out "$d/$1.csr" -subj "/CN=$1" 2>/dev/null
+	printf 'subjectAltName=%s\n' "${3:-DNS:$1}" >"$d/$1.ext"
+	openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.crt" -CAkey "$d/$2.key" \
+	    -CAcreateserial -days 2 -extfile "$d/$1.ext" -out "$d/$1.crt" 2>/dev/null
+}
+NAMES=(alice bob carol dave eve)
+P=$TMP/pki
+cert ca -
+cert server ca IP:198.51.100.2
+for n in "${NAMES[@]}"; do
+	cert "$n" ca
+done
+printf '# name address [address6]\nalice 10.1.1.50 fd00:1::32\n' >"$TMP/ids"
+
+SARGS=(-T tls -c "$P/server.crt" -K "$P/server.key" -C "$P/ca.crt" -A "$TMP/ids"
+    -l 10.1.1.1/24 -l fd00:1::1/64)
+cargs() {
+	local n=${NAMES[$1 - 1]}
+	CA=(-T tls -c "$P/$n.crt" -K "$P/$n.key" -C "$P/ca.crt" -k 1 -t 3)
+}
+
+ipv6() {
+	local i
+	[[ $(tun_addr "${CLIENTS[0]}") == 10.1.1.50 && $(tun_addr "${CLIENTS[0]}" 6) == fd00:1::32 ]] ||
+		fail "alice has $(tun_addr "${CLIENTS[0]}") and $(tun_addr "${CLIENTS[0]}" 6), want 10.1.1.50 and fd00:1::32"
+	for i in 1 2 3 4; do
+		wait_for 5 reach "${CLIENTS[i - 1]}" fd00:1::1
+	done
+	ip netns exec "$GWB" ip6tables-save -t nat |
+	    grep -q -- '-A POSTROUTING -s fd00:1::/64 -o wan0 .*vpn:tun0.* -j MASQUERADE' ||
+		fail "no IPv6 MASQUERADE: $(ip netns exec "$GWB" ip6tables-save -t nat | grep vpn:)"
+}
+
+alice_back() {
+	local dev
+	dev=$(session_devs | grep -x 'tun0-[0-9]*' | while read -r d; do
+		[[ $(ip -n "$GWB" -o -4 addr show dev "$d") != *"peer 10.1.1.50/"* ]] || echo "$d"
+	done)
+	kill "$(pid_of "${CLIENTS[0]}" "$(readlink -f "$(command -v socat)")")"
+	wait_for 5 said c1 "reconnecting in"
+	wait_for 10 reach "${CLIENTS[0]}" 10.1.1.1
+	[[ $(tun_addr "${CLIENTS[0]}") == 10.1.1.50 && $(tun_addr "${CLIENTS[0]}" 6) == fd00:1::32 ]] ||
+		fail "alice came back as $(tun_addr "${CLIENTS[0]}") and $(tun_addr "${CLIENTS[0]}" 6)"
+	[[ $(session_devs | grep -c "^$dev$") == 1 ]] || fail "alice's device $dev: $(session_devs | tr '\n' ' ')"
+}
+
+many_extra() {
+	check "alice has her own addresses; IPv6 from the pool, masqueraded" ipv6
+	check "alice's transport killed: she comes back with the same addresses" alice_back
+}
+many_sites 5
+many_checks

@@ -1,0 +1,238 @@
+#!/bin/bash
+# tests/lib-many.sh - lib-sites.sh, plus clients of their own: one server
+# (server.sh -M on gateway B) and N client hosts, each with client.sh
+# and no -l, reaching gateway B through the router.  Sourced by the
+# many-client tests (8x).
+#
+#  $C1 wan0 203.0.113.2/30 ── c1 .1 ┐
+#  $C2 wan0 203.0.113.6/30 ── c2 .5 ├ $INET ── $GWB (server.sh -M) ── $B
+#  ...                              ┘           tun0-N 10.1.1.1 peer …
+
+# shellcheck disable=SC2034 # names here are for the tests that source this
+# shellcheck source=tests/lib-sites.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-sites.sh"
+
+CLIENTS=()			# the client hosts' namespaces
+
+# many_sites N: the two sites, and N client hosts on the router.
+many_sites() {
+	local i c
+	sites
+	for ((i = 1; i <= $1; i++)); do
+		c=$NS_PREFIX-c$i
+		ns_add "$c"
+		CLIENTS+=("$c")
+		ip -n "$INET" link add "c$i" type veth peer name wan0 netns "$c"
+		ip -n "$INET" addr add "203.0.113.$((4 * i - 3))/30" dev "c$i"
+		ip -n "$c" addr add "203.0.113.$((4 * i - 2))/30" dev wan0
+		ip -n "$INET" link set "c$i" up
+		ip -n "$c" link set wan0 up
+		ip -n "$c" route add default via "203.0.113.$((4 * i - 3))"
+		# Only our packets on the tunnel: no IPv6 chatter to count.
+		ip netns exec "$c" sysctl -qw net.ipv6.conf.default.accept_ra=0
+	done
+}
+
+# client_on I NAME ARGS...: client.sh on client host I, its stderr in
+# $TMP/NAME.log; $! is the script.
+client_on() {
+	local c=${CLIENTS[$1 - 1]} name=$2
+	shift 2
+	spawn ip netns exec "$c" env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" \
+	    VPN_RUNDIR="$TMP/rundir" "$CLIENT_SH" -s 198.51.100.2 "$@" 2>"$TMP/$name.log"
+	SCRIPTS+=("$!")
+}
+
+# tun_addr NS [4|6]: the global address of tun0 in NS, no prefix length.
+tun_addr() {
+	ip -n "$1" "-${2:-4}" -o addr show dev tun0 scope global 2>/dev/null |
+	    awk '{ sub(/\/.*/, "", $4); print $4; exit }'
+}
+
+has_addr() { [[ -n $(tun_addr "$@") ]]; }
+
+# session_devs: the session devices on gateway B.
+session_devs() {
+	ip -n "$GWB" -o link show | grep -o ' tun0-[0-9]*' | tr -d ' ' | sort || true
+}
+
+# leases: the leases of the server's sessions, by number.
+leases() {
+	find "$TMP/rundir" -path '*/tun0/sessions/*' ! -name '*.lock' -printf '%f\n' 2>/dev/null |
+	    sort
+}
+
+# concurrent_transfers MB NS...: MB MiB from each NS to host B at once,
+# each on its own port, all checksummed.
+concurrent_transfers() {
+	local mb=$1 i=0 ns pids=() sinks=()
+	shift
+	head -c "$((mb << 20))" /dev/urandom >"$TMP/payload"
+	for ns in "$@"; do
+		i=$((i + 1))
+		# shellcheck disable=SC2016 # expanded by the inner sh
+		spawn ip netns exec "$B" sh -c 'nc -l "$2" >"$1"' - "$TMP/got.$i" $((5000 + i))
+		sinks+=("$!")
+		wait_for 5 listening "$B" $((5000 + i))
+	done
+	i=0
+	for ns in "$@"; do
+		i=$((i + 1))
+		spawn timeout 120 ip netns exec "$ns" nc -N 172.20.1.2 $((5000 + i)) <"$TMP/payload"
+		pids+=("$!")
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[i]}" || fail "transfer $((i + 1)) from ${*:i+1:1}: nc exited $?"
+	done
+	for i in "${!sinks[@]}"; do
+		wait_for 30 exited "${sinks[i]}"
+		cmp -s "$TMP/payload" "$TMP/got.$((i + 1))" ||
+			fail "transfer $((i + 1)): $(stat -c %s "$TMP/got.$((i + 1))") bytes arrived, not the $mb MiB sent"
+	done
+}
+
+# -- the checks each transport passes (tests/80-83): call many_checks
+# with the transport's server arguments in SARGS, and with cargs N
+# setting client N's in CA (default: CARGS).  TOGETHER=1 runs the server
+# with -x, where clients reach each other.  A test's own checks, in
+# many_extra, run before the server is stopped.
+
+TOGETHER=0
+cargs() { CA=("${CARGS[@]}"); }
+
+# four_up: four clients, each with its own address from the pool, each
+# reaching the server's tunnel address and host B.
+four_up() {
+	local i a addrs=()
+	B0=$(snapshot "$GWB")
+	if ((TOGETHER)); then
+		server srv -M 4 -x -k 1 -t 3 -r 172.20.1.0/24 "${SARGS[@]}"
+	else
+		server srv -M 4 -k 1 -t 3 -r 172.20.1.0/24 "${SARGS[@]}"
+	fi
+	SRV=$!
+	wait_for 5 said srv "listening on port 33960"
+	for i in 1 2 3 4; do
+		cargs "$i"
+		client_on "$i" "c$i" "${CA[@]}"
+	done
+	for i in 1 2 3 4; do
+		wait_for 15 has_addr "${CLIENTS[i - 1]}"
+		a=$(tun_addr "${CLIENTS[i - 1]}")
+		[[ " ${addrs[*]} " != *" $a "* ]] || fail "client $i got $a, which another has: ${addrs[*]}"
+		addrs+=("$a")
+		wait_for 5 reach "${CLIENTS[i - 1]}" 10.1.1.1
+		reach "${CLIENTS[i - 1]}" 172.20.1.2 || fail "client $i ($a) cannot reach host B"
+	done
+	[[ $(session_devs | wc -l) == 4 ]] || fail "gateway B has session devices $(session_devs | tr '\n' ' '), want 4"
+	say "four clients: ${addrs[*]}"
+}
+
+# fifth_refused: with four up, a fifth is refused, and says so; the four
+# keep their tunnels.
+fifth_refused() {
+	local i
+	cargs 5
+	client_on 5 c5 "${CA[@]}"
+	C5=$!
+	wait_for 10 said c5 "refused by the server: all 4 sessions are up"
+	said srv "refused: all 4 sessions are up" || fail "the server did not log the refusal"
+	! has_addr "${CLIENTS[4]}" || fail "the fifth client got an address"
+	[[ $(session_devs | wc -l) == 4 ]] || fail "session devices: $(session_devs | tr '\n' ' ')"
+	stop "$C5" c5
+	for i in 1 2 3 4; do
+		reach "${CLIENTS[i - 1]}" 10.1.1.1 || fail "client $i lost its tunnel"
+	done
+}
+
+# isolated: a client reaches no other client, and what it sends from
+# another client's address is dropped at the server (and counted there).
+isolated() {
+	local a1 a2 dropped
+	a1=$(tun_addr "${CLIENTS[0]}") a2=$(tun_addr "${CLIENTS[1]}")
+	! reach "${CLIENTS[0]}" "$a2" || fail "client 1 reached client 2 ($a2)"
+	ip -n "${CLIENTS[0]}" addr add "$a2/32" dev tun0
+	! ip netns exec "${CLIENTS[0]}" ping -c 2 -i 0.2 -W 1 -I "$a2" 172.20.1.2 >/dev/null ||
+		fail "client 1 got through to host B from client 2's address"
+	ip -n "${CLIENTS[0]}" addr del "$a2/32" dev tun0
+	dropped=$(ip netns exec "$GWB" iptables -w -t raw -L PREROUTING -v -n -x |
+	    awk -v a="$a1" '$0 ~ "!" a " " { print $1 }')
+	((dropped >= 2)) || fail "the server's rule for client 1 dropped $dropped packets, want >= 2"
+	reach "${CLIENTS[0]}" 172.20.1.2 || fail "client 1 lost its own way to host B"
+}
+
+# cut_one: client 4's link goes dead (no FIN, no RST): within -t its
+# session's device and lease are gone; meanwhile the three others move
+# 20 MiB each, intact, and client 1's pings are all answered.
+cut_one() {
+	local dev n before start
+	n=$(lease_of "$(tun_addr "${CLIENTS[3]}")")
+	dev=tun0-$n
+	has_link "$GWB" "$dev" || fail "no $dev for client 4"
+	ip netns exec "$INET" iptables -w -A FORWARD -i c4 -j DROP
+	ip netns exec "$INET" iptables -w -A FORWARD -o c4 -j DROP
+	start=$SECONDS
+	ip netns exec "${CLIENTS[0]}" ping -q -c 25 -i 0.2 -W 2 10.1.1.1 >"$TMP/ping1" 2>&1 &
+	PIDS+=("$!")
+	before=$!
+	concurrent_transfers 20 "${CLIENTS[@]:0:3}"
+	wait_for 6 no_link "$GWB" "$dev"
+	((SECONDS - start <= 3 + 3)) || fail "client 4's session ended $((SECONDS - start)) s after the cut, want about 3 (-t)"
+	# shellcheck disable=SC2317 # called by wait_for
+	no_lease() { [[ " $(leases | tr '\n' ' ') " != *" $1 "* ]]; }
+	wait_for 2 no_lease "$n"
+	wait "$before" || fail "client 1's pings during the cut: $(cat "$TMP/ping1")"
+	grep -q ' 0% packet loss' "$TMP/ping1" || fail "client 1's pings during the cut: $(cat "$TMP/ping1")"
+	ip netns exec "$INET" iptables -w -F FORWARD
+	said srv "session on $dev ended" || fail "the server did not say the session ended"
+}
+
+# lease_of ADDR: the number of the server's session for ADDR.
+lease_of() {
+	grep -l "^dev=" "$TMP"/rundir/*/tun0/sessions/* 2>/dev/null |
+	    while read -r f; do
+		[[ $(ip -n "$GWB" -o -4 addr show dev "$(sed -n 's/^dev=//p' "$f")" 2>/dev/null) != *"peer $1/"* ]] ||
+			basename "$f"
+	    done
+}
+
+# back: client 4 reconnects and has a tunnel again.
+back() {
+	wait_for 40 reach "${CLIENTS[3]}" 10.1.1.1
+	say "client 4 back as $(tun_addr "${CLIENTS[3]}")"
+}
+
+# all_stopped: SIGTERM to the server with four sessions up: every device,
+# rule, route and sysctl of gateway B as before it started, and no lease.
+all_stopped() {
+	stop "$SRV" srv
+	same_as "$B0" "$GWB" "server with four sessions, after SIGTERM"
+	[[ -z $(session_devs) ]] || fail "session devices left: $(session_devs)"
+	[[ -z $(leases) ]] || fail "leases left: $(leases | tr '\n' ' ')"
+	[[ -z $(find "$TMP/rundir" -name conf -exec grep -l ROLE=server {} +) ]] ||
+		fail "the server's state directory stayed"
+}
+
+# together: with -x, clients reach each other through the server.
+together() {
+	local i a
+	for i in 2 3 4; do
+		a=$(tun_addr "${CLIENTS[i - 1]}")
+		reach "${CLIENTS[0]}" "$a" || fail "with -x, client 1 cannot reach client $i ($a)"
+	done
+}
+
+many_checks() {
+	check "four clients, four addresses, each reaches the server and host B" four_up
+	check "20 MiB from each of the four at once, intact" concurrent_transfers 20 "${CLIENTS[@]:0:4}"
+	check "a fifth client is refused, and the four keep their tunnels" fifth_refused
+	if ((TOGETHER)); then
+		check "with -x, clients reach each other" together
+	else
+		check "clients are kept apart, and cannot send from another's address" isolated
+	fi
+	check "a client's link dies: its session goes within -t; the others go on" cut_one
+	check "that client comes back" back
+	! declare -F many_extra >/dev/null || many_extra
+	check "SIGTERM with four sessions up: gateway B as it was" all_stopped
+}
