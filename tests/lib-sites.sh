@@ -98,8 +98,12 @@ snapshot() {
 	echo "pids: $(ip netns pids "$ns" | tr '\n' ' ')"
 }
 
-# tmpdirs: the scripts' private FIFO directories.
-tmpdirs() { find "$TMP/run" -mindepth 1 -maxdepth 1 | sort; }
+# tmpdirs: the scripts' private FIFO directories, and what they keep in
+# VPN_RUNDIR but the one lock file they share.
+tmpdirs() {
+	find "$TMP/run" -mindepth 1 -maxdepth 1 | sort
+	find "$TMP/rundir" -mindepth 1 ! -name lock 2>/dev/null | sort
+}
 
 # same_as BEFORE NS WHAT: NS looks as it did in BEFORE (a snapshot).
 same_as() {
