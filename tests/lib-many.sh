@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/lib-many.sh - lib-sites.sh, plus clients of their own: one server
+# tests/lib-many.sh - lib-howto.sh, plus clients of their own: one server
 # (server.sh -M on gateway B) and N client hosts, each with client.sh
 # and no -l, reaching gateway B through the router.  Sourced by the
 # many-client tests (8x).
@@ -9,8 +9,8 @@
 #  ...                              ┘           tun0-N 10.1.1.1 peer …
 
 # shellcheck disable=SC2034 # names here are for the tests that source this
-# shellcheck source=tests/lib-sites.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib-sites.sh"
+# shellcheck source=tests/lib-howto.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-howto.sh"
 
 CLIENTS=()			# the client hosts' namespaces
 
