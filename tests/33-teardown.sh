@@ -8,6 +8,8 @@
 # - Forwarding is put back to what it was (gateway B: off).
 # - IPv4 and IPv6 tunnel addresses and routes (-l, -r of both families).
 # - Gateway A forwards already (a NAT gateway): client.sh leaves it on.
+# - More signals during the teardown (10 to 40 ms apart) change nothing:
+#   the teardown finishes, and the gateways are as they were.
 . "$(dirname "$0")/lib-sites.sh"
 
 sites
@@ -62,3 +64,34 @@ same_as "$a0" "$GWA" "client after one session"
 same_as "$b0" "$GWB" "server waiting for its second client"
 [[ -z $(tmpdirs) ]] || fail "FIFO directories left: $(tmpdirs)"
 say "a server between clients: nothing left either"
+
+# A second signal during the teardown is ignored: the first one's teardown
+# finishes.  Each signal goes 10 to 40 ms after the one before, while the
+# scripts undo their changes (sysctl, rules, device).
+twice() {
+	local sig=$1 srv cli p rc
+	server "srv2$sig" -l 10.1.1.1/24 -l fd00:1::1/64 -r 172.16.1.0/24 -r fd00:a::/64
+	srv=$!
+	wait_for 5 listening "$GWB" 33960
+	client "cli2$sig" -s 198.51.100.2 -l 10.1.1.2/24 -l fd00:1::2/64 -r 172.20.1.0/24
+	cli=$!
+	up_both
+	for p in "$cli" "$srv"; do
+		kill "-$sig" "$p"
+		sleep 0.0$((RANDOM % 3 + 1))
+		kill "-$sig" "$p" 2>/dev/null || true
+		sleep 0.0$((RANDOM % 3 + 1))
+		kill "-$sig" "$p" 2>/dev/null || true
+		rc=0
+		wait "$p" || rc=$?
+		case $sig:$rc in
+		TERM:143|INT:130) ;;
+		*) fail "SIG$sig twice: exit $rc" ;;
+		esac
+	done
+	same_as "$a0" "$GWA" "client after SIG$sig three times"
+	same_as "$b0" "$GWB" "server after SIG$sig three times"
+	[[ -z $(tmpdirs) ]] || fail "SIG$sig three times: left: $(tmpdirs)"
+}
+check "SIGTERM three times in 100 ms: the first one's teardown finishes" twice TERM
+check "SIGINT three times in 100 ms: the same" twice INT

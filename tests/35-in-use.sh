@@ -6,7 +6,9 @@
 #   line, and the first instance untouched (its tunnel still works, its
 #   rules are the same).
 # - -h prints the usage on stdout, exit 0; a bad option or a missing -s
-#   exits 2 with the usage on stderr.
+#   exits 2 with the usage on stderr; so does a value that would add to
+#   socat's address (a comma, "!!"), and a vpn at a path with a blank is
+#   refused.
 # - Preflight: a vpn that is not there, and not being root, are said in
 #   one line, before any change.
 . "$(dirname "$0")/lib-sites.sh"
@@ -61,7 +63,23 @@ rc=0
 "$SERVER_SH" -k soon 2>"$TMP/err" || rc=$?
 [[ $rc == 2 && $(head -1 "$TMP/err") == "server.sh: -k: not a number from 0 to 86400: 'soon'" ]] ||
 	fail "server.sh -k soon: exit $rc, said '$(head -1 "$TMP/err")'"
-say "-h, bad options, missing -s"
+# Values that go into socat's addresses: a comma or "!!" would add options
+# of the caller's choosing.
+rc=0
+"$CLIENT_SH" -T tls -s 198.51.100.2 -c 'c.pem,verify=0' -K k -C c 2>"$TMP/err" || rc=$?
+[[ $rc == 2 && $(head -1 "$TMP/err") == "client.sh: -c: only letters, digits and _./+@%=- here: 'c.pem,verify=0'" ]] ||
+	fail "client.sh -c with a comma: exit $rc, said '$(head -1 "$TMP/err")'"
+rc=0
+"$CLIENT_SH" -s '198.51.100.2!!x' 2>"$TMP/err" || rc=$?
+[[ $rc == 2 && $(head -1 "$TMP/err") == "client.sh: -s: not a host name or address: '198.51.100.2!!x'" ]] ||
+	fail "client.sh -s with !!: exit $rc, said '$(head -1 "$TMP/err")'"
+mkdir -p "$TMP/a b"
+cp "$VPN" "$TMP/a b/vpn"
+rc=0
+env VPN="$TMP/a b/vpn" "$SERVER_SH" -T udp 2>"$TMP/err" || rc=$?
+[[ $rc == 1 && $(head -1 "$TMP/err") == *"vpn at a path without blanks"* ]] ||
+	fail "VPN with a blank: exit $rc, said '$(head -1 "$TMP/err")'"
+say "-h, bad options, missing -s, values that would change socat's addresses"
 
 ns_add "$NS_PREFIX-x"
 before=$(ip -n "$NS_PREFIX-x" -o link)

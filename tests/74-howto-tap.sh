@@ -11,11 +11,11 @@ need nc
 
 sites
 on_bg srv "$GWB" <<'EOF'
-mkfifo /tmp/fifo; cat /tmp/fifo | ./vpn -a -i tap0 | nc -l 33960 > /tmp/fifo
+d=$(mktemp -d) && mkfifo "$d/fifo" && cat "$d/fifo" | ./vpn -a -i tap0 | nc -l 33960 > "$d/fifo"
 EOF
 wait_for 5 listening "$GWB" 33960
 on_bg cli "$GWA" <<'EOF'
-mkfifo /tmp/fifo; cat /tmp/fifo | ./vpn -a -i tap0 | nc 198.51.100.2 33960 > /tmp/fifo
+d=$(mktemp -d) && mkfifo "$d/fifo" && cat "$d/fifo" | ./vpn -a -i tap0 | nc 198.51.100.2 33960 > "$d/fifo"
 EOF
 wait_for 5 has_link "$GWB" tap0
 wait_for 5 has_link "$GWA" tap0

@@ -18,11 +18,11 @@ ip tuntap add dev tun0 mode tun user nobody
 ip addr add 10.1.1.1/24 dev tun0; ip link set dev tun0 up
 EOF
 on_bg srv "$GWB" "$TMP/tun" /dev/net/tun <<'EOF'
-runuser -u nobody -- sh -c 'mkfifo /tmp/vpn-nobody; cat /tmp/vpn-nobody | vpn | nc -l 33960 > /tmp/vpn-nobody'
+runuser -u nobody -- sh -c 'd=$(mktemp -d) && mkfifo "$d/fifo" && cat "$d/fifo" | vpn | nc -l 33960 > "$d/fifo"'
 EOF
 wait_for 5 listening "$GWB" 33960
 on_bg cli "$GWA" <<'EOF'
-mkfifo /tmp/fifo; cat /tmp/fifo | ./vpn | nc 198.51.100.2 33960 > /tmp/fifo
+d=$(mktemp -d) && mkfifo "$d/fifo" && cat "$d/fifo" | ./vpn | nc 198.51.100.2 33960 > "$d/fifo"
 EOF
 wait_for 5 has_link "$GWA" tun0
 on "$GWA" <<'EOF'

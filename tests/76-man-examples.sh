@@ -25,11 +25,11 @@ EOF
 }
 
 on_bg srv "$GWB" <<'EOF'
-mkfifo /tmp/fifo; cat /tmp/fifo | vpn | nc -l 33960 > /tmp/fifo
+d=$(mktemp -d) && mkfifo "$d/fifo" && cat "$d/fifo" | vpn | nc -l 33960 > "$d/fifo"
 EOF
 wait_for 5 listening "$GWB" 33960
 on_bg cli "$GWA" <<'EOF'
-mkfifo /tmp/fifo; cat /tmp/fifo | vpn | nc 198.51.100.2 33960 > /tmp/fifo
+d=$(mktemp -d) && mkfifo "$d/fifo" && cat "$d/fifo" | vpn | nc 198.51.100.2 33960 > "$d/fifo"
 EOF
 addr_up
 on "$GWA" <<'EOF'
