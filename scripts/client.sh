@@ -4,9 +4,10 @@ set -eu -o pipefail
 export LC_ALL=C
 
 PROGRAM=${0##*/}
-SERVER='' PORT=33960 PORT_SET=0 IFACE=tun0 ADDRS=() ROUTES=()
+SERVER='' PORT=33960 PORT_SET=0 IFACE=tun0 ADDRS=() ROUTES=() PUSHED=()
+WHERE=
 KEEPALIVE=10 TIMEOUT=30 TRANSPORT=nc MTU='' REMOTE='' SSH_OPTS=()
-CERT='' KEY='' CAFILE='' PULL=0 PULL_RC=0 STATE=''
+CERT='' KEY='' CAFILE='' PULL=0 PULL_RC=0 STATE='' MAX=0
 BACKOFF_MAX=30			# seconds between attempts, at most
 HEALTHY=10			# a session this long (s) resets the backoff
 PULL_SECS=10			# the server's configuration comes by then
@@ -156,6 +157,11 @@ pulled() {
 
 # session_up: the transport is connected (and the configuration applied).
 session_up() {
+	if ((PULL)); then
+		session_file "$WHERE" "${PUSHED[@]}"
+	else
+		session_file "$WHERE" "${ADDRS[@]}"
+	fi
 	say "connected to $WHERE ($TRANSPORT): session up on $IFACE"
 }
 
@@ -187,6 +193,7 @@ udp_session() {
 		exec="$(dirname "$(realpath "${BASH_SOURCE[0]}")")/session.sh pull $STATE"
 		socat "$1" EXEC:"$exec",nofork &
 	else
+		session_file "$WHERE" "${ADDRS[@]}"
 		say "sending to $WHERE (udp): session up on $IFACE"
 		as_user socat "$1" EXEC:"$exec",nofork &
 	fi
@@ -209,6 +216,7 @@ connect() {
 		rc=0
 		say "connecting to $WHERE ($TRANSPORT)"
 		one_session || rc=$?
+		session_gone
 		((rc != 4)) || die "giving up: the server's configuration is needed (or -l)"
 		((SECONDS - start < HEALTHY)) || delay=1
 		if ((rc == 3)); then

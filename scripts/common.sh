@@ -237,14 +237,24 @@ tls_files() {
 		die "$KEY (-K): not the key of $CERT"
 	out=$(openssl verify -CAfile "$CAFILE" "$CERT" 2>&1) ||
 		die "$CERT (-c): not signed by $CAFILE (-C): ${out##*: }"
+	[[ -z $RUN_USER ]] || ((MAX > 0)) && return	# -M: socat is root
+	for f in "$CERT" "$KEY" "$CAFILE"; do	# socat reads them as -u's user
+		setpriv --reuid="$RUN_USER" --regid="$(id -g "$RUN_USER")" \
+		    --init-groups test -r "$f" ||
+			die "$f: $RUN_USER (-u) cannot read it"
+	done
 }
 
-# run_user: -u's user exists; its groups, for setpriv.
+# run_user [TUN]: -u's user exists, and is not root; with TUN, it opens
+# /dev/net/tun itself (it runs vpn), which needs the node's mode to let it
+# (Debian's is 0666).
 run_user() {
 	[[ -z $RUN_USER ]] && return
 	id -u "$RUN_USER" >/dev/null 2>&1 || die "-u: no such user: '$RUN_USER'"
-	((EUID == 0)) || return 0
 	[[ $(id -u "$RUN_USER") != 0 ]] || die "-u: '$RUN_USER' is root"
+	[[ -z ${1:-} ]] || setpriv --reuid="$RUN_USER" --regid="$(id -g "$RUN_USER")" \
+	    --init-groups test -r /dev/net/tun -a -w /dev/net/tun ||
+		die "/dev/net/tun: $RUN_USER (-u) cannot open it (mode $(stat -c %a /dev/net/tun))"
 }
 
 # as_user CMD...: become CMD, as -u's user if there is one.  Only in a
@@ -442,6 +452,18 @@ holds_close() {
 
 # -- one session
 
+# session_file PEER ADDRESSES...: describe the session just up, for
+# vpn-status, in STATE/sessions/one (vpn's counters go to one.stats).
+session_file() {
+	local who=$1
+	shift
+	printf 'pid=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' "$$" "$who" \
+	    "$IFACE" "$*" "$(date +%s)" >"$STATE/sessions/one"
+}
+
+# session_gone: the session is over.
+session_gone() { rm -f "$STATE/sessions/one" "$STATE/sessions/one.stats"; }
+
 # vpn_args DEV: the vpn command line of a session on DEV, into the array
 # VPN_ARGS.  -k 0 and -t 0 leave the timer off.
 vpn_args() {
@@ -486,6 +508,7 @@ apply_config() {
 		run ip route replace "$r" dev "$IFACE"
 		echo "$r" >>"$STATE/pushed"
 	done
+	PUSHED=("${addrs[@]}")
 	say "the server gave $IFACE ${addrs[*]}${routes[*]:+, routes ${routes[*]}}${mtu:+, MTU $mtu}"
 }
 
@@ -590,7 +613,10 @@ transport_said() {
 	"Listening on "*)
 		LISTENING=1
 		say "nc: $1" ;;
-	"Connection received on "*|"Connection to "*)
+	"Connection received on "*)
+		read -r _ _ _ PEER_ADDR PEER_PORT <<<"$1"
+		say "nc: $1" ;;
+	"Connection to "*)
 		say "nc: $1" ;;
 	*) printf '%s\n' "$1" >&2 ;;
 	esac

@@ -112,7 +112,11 @@ checks() {
 	[[ -z $RUN_USER ]] || cmds+=(setpriv)
 	((MAX == 0)) || ! uses_ipv6 || cmds+=(ip6tables)
 	preflight "${cmds[@]}"
-	run_user
+	if [[ $TRANSPORT:$MAX == tls:0 ]]; then
+		run_user tun	# socat's session runs vpn as -u's user
+	else
+		run_user
+	fi
 	[[ $TRANSPORT != tls ]] || tls_files
 	[[ -z $IDENTITIES ]] || identities_check "$IDENTITIES"
 	if ((MAX > 0)); then
@@ -181,7 +185,8 @@ setup_many() {
 
 # session_up: a session has begun (the nc gate opened).
 session_up() {
-	say "session up on $IFACE (nc, one client at a time)"
+	session_file "$(bracket "$PEER_ADDR"):$PEER_PORT" "${ADDRS[@]}"
+	say "$(bracket "$PEER_ADDR"):$PEER_PORT: session up on $IFACE (nc, one client at a time)"
 }
 
 # one_session: serve one client, and return vpn's status (3: no client).
@@ -193,6 +198,7 @@ one_session() {
 	udp)	RUN_USER='' vpn_args "$IFACE"	# socat runs it as -u's user
 		as_user socat "$lst:$PORT$pf" EXEC:"${VPN_ARGS[*]}",nofork &
 		CHILDREN=("$!")
+		session_file - "${ADDRS[@]}"	# its peer is known to socat only
 		wait "$!" || rc=$?
 		ENDED=$(why_ended "$rc" vpn)
 		return "$rc" ;;
@@ -207,6 +213,7 @@ serve_one() {
 		rc=0
 		one_session || rc=$?
 		CHILDREN=()
+		session_gone
 		if ((first && rc != 0 && !LISTENING && SECONDS - start < 2)); then
 			die "port $PORT: could not serve on it (exit $rc)"
 		fi

@@ -84,8 +84,9 @@ lease() {
 	done
 	[[ -n $SLOT ]] || { exec {lock}>&-; refuse "no address is free"; }
 	[[ ! -e $STATE/sessions/$SLOT ]] || purge_lease "$STATE" "$STATE/sessions/$SLOT"
-	printf 'pid=%s\nname=%s\npeer=%s\ndev=%s\nsince=%s\n' "$$" "$NAME" \
-	    "$PEER" "$IFACE-$SLOT" "$(date +%s)" >"$STATE/sessions/$SLOT"
+	printf 'pid=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' "$$" \
+	    "$NAME" "${PEER%% (*}" "$IFACE-$SLOT" "$(slot_addrs "$SLOT")" \
+	    "$(date +%s)" >"$STATE/sessions/$SLOT"
 	undo rm -f "$STATE/sessions/$SLOT"
 	exec {lock}>&-
 }
@@ -99,6 +100,15 @@ refuse() {
 	echo "vpn-refused 1 $1"
 	SAID=1
 	die "$PEER: refused: $1"
+}
+
+# slot_addrs N: the client's addresses of session N.
+slot_addrs() {
+	local p a=()
+	for p in "${ADDRS[@]}"; do
+		a+=("$(slot_addr "$p" "$1")/${p#*/}")
+	done
+	echo "${a[*]}"
 }
 
 # session_device: IFACE-SLOT, the server's address on it, the client's as
@@ -192,8 +202,9 @@ serve_one() {
 	local lock
 	exec {lock}>"$STATE/sessions/one.lock"
 	flock -n "$lock" || die "$PEER: refused: a client is connected already"
-	printf 'pid=%s\nname=%s\npeer=%s\ndev=%s\nsince=%s\n' "$$" "$NAME" \
-	    "$PEER" "$IFACE" "$(date +%s)" >"$STATE/sessions/one"
+	printf 'pid=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' "$$" \
+	    "$NAME" "${PEER%% (*}" "$IFACE" "${ADDRS[*]}" "$(date +%s)" \
+	    >"$STATE/sessions/one"
 	undo rm -f "$STATE/sessions/one"
 	say "$PEER: session up on $IFACE"
 	run_vpn "$IFACE"
@@ -253,6 +264,7 @@ pull() {
 	apply_config "$line" || exit 4
 	echo "vpn-ack 1"
 	# shellcheck disable=SC2153 # SERVER is the conf's
+	session_file "$SERVER port $PORT" "${PUSHED[@]}"
 	say "connected to $SERVER port $PORT (udp): session up on $IFACE"
 	vpn_args "$IFACE"
 	exec "${VPN_ARGS[@]}"

@@ -1,0 +1,106 @@
+#!/bin/bash
+# tests/91-least-privilege.sh - -u USER: root only for the script.
+#
+# server.sh and client.sh with -u nobody keep root for the device, the
+# addresses, routes and rules, and run vpn and the transport as nobody:
+# - over nc and over TLS (socat), while host A and host B ping each other
+#   and 2 MiB cross, every process of the session on either gateway runs
+#   as nobody, but the scripts themselves;
+# - the device belongs to nobody;
+# - SIGTERM leaves the gateways as they were.
+# - A key nobody cannot read is refused at start, naming the file.
+. "$(dirname "$0")/lib-sites.sh"
+need socat openssl setpriv
+
+# as_root NS: the processes in NS running as root, but the scripts.
+as_root() {
+	local pid
+	for pid in $(ip netns pids "$1"); do
+		[[ $(awk '/^Uid:/ { print $3 }' "/proc/$pid/status" 2>/dev/null) == 0 ]] || continue
+		case $(cat "/proc/$pid/comm" 2>/dev/null) in
+		server.sh|client.sh) ;;
+		*) echo "$pid:$(tr '\0' ' ' <"/proc/$pid/cmdline")" ;;
+		esac
+	done
+}
+
+P=$TMP/pki
+mkdir -p "$P"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/ca.key" \
+    -out "$P/ca.crt" -days 2 -subj /CN=ca 2>/dev/null
+for n in server client; do
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/$n.key" \
+	    -out "$P/$n.csr" -subj "/CN=$n" 2>/dev/null
+	printf 'subjectAltName=IP:198.51.100.2\n' >"$P/$n.ext"
+	openssl x509 -req -in "$P/$n.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
+	    -days 2 -extfile "$P/$n.ext" -out "$P/$n.crt" 2>/dev/null
+done
+chmod 0755 "$TMP" "$P"
+
+sites
+a0=$(snapshot "$GWA") b0=$(snapshot "$GWB")
+
+# Debian makes /dev/net/tun 0666; this machine may not.  Over TLS the
+# server's vpn starts as nobody (its socat's child): it gets a 0666 node of
+# the test's own, bound over /dev/net/tun in a mount namespace.
+mknod -m 0666 "$TMP/tun" c 10 200
+tun_node() {
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	spawn ip netns exec "$GWB" unshare -m --propagation private sh -c \
+	    'mount --bind "$1" /dev/net/tun && shift && exec "$@"' - "$TMP/tun" \
+	    env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" VPN_RUNDIR="$TMP/rundir" \
+	    "$SERVER_SH" "$@" 2>"$TMP/srv-tls.log"
+	SCRIPTS+=("$!")
+}
+
+# run TRANSPORT SARGS -- CARGS: both scripts with -u nobody over
+# TRANSPORT.
+run() {
+	local t=$1 srv cli bad sargs=()
+	shift
+	while [[ $1 != -- ]]; do
+		sargs+=("$1")
+		shift
+	done
+	shift
+	if [[ $t == tls ]]; then
+		tun_node -u nobody -T "$t" "${sargs[@]}" -r 172.16.1.0/24
+	else
+		server "srv-$t" -u nobody -T "$t" "${sargs[@]}" -r 172.16.1.0/24
+	fi
+	srv=$!
+	wait_for 5 listening "$GWB" 33960
+	client "cli-$t" -u nobody -T "$t" "$@" -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
+	cli=$!
+	up_both
+	transfer_check "$A" "$B" 172.20.1.2 2
+	for ns in "$GWA" "$GWB"; do
+		bad=$(as_root "$ns")
+		[[ -z $bad ]] || fail "$t: in $ns, run as root: $bad"
+		[[ $(stat -c %U "/proc/$(pid_of "$ns" "$VPN")") == nobody ]] ||
+			fail "$t: vpn in $ns does not run as nobody"
+		[[ $(ip netns exec "$ns" cat /sys/class/net/tun0/owner) == "$(id -u nobody)" ]] ||
+			fail "$t: tun0 in $ns does not belong to nobody"
+	done
+	stop "$cli" "cli-$t"
+	stop "$srv" "srv-$t"
+	same_as "$a0" "$GWA" "$t: client.sh -u nobody"
+	same_as "$b0" "$GWB" "$t: server.sh -u nobody"
+}
+check "over nc: vpn and nc run as nobody, the scripts alone as root" run nc --
+chmod 0644 "$P"/*.key
+check "over TLS: vpn and socat run as nobody, the scripts alone as root" \
+    run tls -c "$P/server.crt" -K "$P/server.key" -C "$P/ca.crt" -- \
+    -c "$P/client.crt" -K "$P/client.key" -C "$P/ca.crt"
+
+unreadable() {
+	local rc=0 msg
+	chmod 0600 "$P/client.key"
+	msg=$(ip netns exec "$GWA" env VPN="$VPN" VPN_RUNDIR="$TMP/rundir" "$CLIENT_SH" -u nobody \
+	    -T tls -c "$P/client.crt" -K "$P/client.key" -C "$P/ca.crt" -s 198.51.100.2 \
+	    -l 10.1.1.2/24 2>&1) || rc=$?
+	((rc == 1)) || fail "a key nobody cannot read: exit $rc, want 1: $msg"
+	[[ $msg == "client.sh: $P/client.key: nobody (-u) cannot read it" ]] ||
+		fail "a key nobody cannot read: said '$msg'"
+}
+check "a key -u's user cannot read: refused at start, naming it" unreadable
