@@ -28,7 +28,7 @@ declare -A NEED=(
 	    ssh-keyscan:openssh-client /usr/sbin/sshd:openssh-server
 	    jq:jq valgrind:valgrind unshare:util-linux setpriv:util-linux
 	    runuser:util-linux ps:procps systemd-analyze:systemd
-	    mandoc:mandoc'
+	    man:man-db mandoc:mandoc'
 	[bench]='jq:jq socat:socat openvpn:openvpn wireguard-go:wireguard-go
 	    wg:wireguard-tools tincd:tinc tc:iproute2'
 )
