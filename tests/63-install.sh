@@ -45,7 +45,7 @@ installs() {
 	chown -R nobody "$TMP/src"
 	install -d -o nobody "$dest"
 	chmod 0755 "$TMP"
-	runuser -u nobody -- make -C "$TMP/src" install DESTDIR="$dest" PREFIX=/usr >"$TMP/install.log" 2>&1 ||
+	(cd "$TMP/src" && runuser -u nobody -- make install DESTDIR="$dest" PREFIX=/usr) >"$TMP/install.log" 2>&1 ||
 		fail "make install as nobody: $(tail -3 "$TMP/install.log")"
 	got=$(files "$dest")
 	[[ $got == "$want" ]] || fail "installed: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | tr '\n' ' ')"
@@ -98,12 +98,12 @@ check "installed scripts: ping, 5 MiB each way" runs_installed
 uninstalls() {
 	local left
 	echo '-s 192.0.2.1' >"$dest/etc/vpn/mine.conf"
-	runuser -u nobody -- make -C "$TMP/src" uninstall DESTDIR="$dest" PREFIX=/usr >"$TMP/uninstall.log" 2>&1 ||
+	(cd "$TMP/src" && runuser -u nobody -- make uninstall DESTDIR="$dest" PREFIX=/usr) >"$TMP/uninstall.log" 2>&1 ||
 		fail "make uninstall: $(tail -3 "$TMP/uninstall.log")"
 	left=$(files "$dest")
 	[[ $left == "-rw-r--r-- etc/vpn/mine.conf" ]] || fail "after make uninstall: $left"
 	rm "$dest/etc/vpn/mine.conf"
-	runuser -u nobody -- make -C "$TMP/src" uninstall DESTDIR="$dest" PREFIX=/usr >"$TMP/uninstall.log" 2>&1 ||
+	(cd "$TMP/src" && runuser -u nobody -- make uninstall DESTDIR="$dest" PREFIX=/usr) >"$TMP/uninstall.log" 2>&1 ||
 		fail "make uninstall again: $(tail -3 "$TMP/uninstall.log")"
 	[[ ! -e $dest/etc/vpn && ! -e $dest/usr/lib/vpn ]] || fail "make uninstall left etc/vpn or usr/lib/vpn"
 }
