@@ -74,9 +74,9 @@ lint:
 	shellcheck -x $(SCRIPTS)
 	$(if $(MANPAGES),mandoc -Tlint -Wwarning $(MANPAGES))
 
-# The scripts go to LIBDIR/vpn, where vpn-server and vpn-client link to,
-# and find vpn there as ../../bin/vpn; the units run vpn-server and
-# vpn-client on SYSCONFDIR/vpn/NAME.conf.
+# vpn-server and vpn-client are links to the scripts in LIBDIR/vpn, which
+# find vpn as ../../bin/vpn from there; the units run them on
+# SYSCONFDIR/vpn/NAME.conf.
 LIBFILES = server.sh client.sh session.sh common.sh pool.sh
 UNITS	 = vpn-server@.service vpn-client@.service
 EXAMPLES = server.conf.example client.conf.example
