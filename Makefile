@@ -2,7 +2,11 @@
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
 MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR	?= $(LIBDIR)/systemd/system
 VERSION	 = 0.1
 
 CC	?= cc
@@ -64,19 +68,46 @@ demo:
 	$(SUDO) scripts/demo.sh
 
 SCRIPTS	 = $(wildcard scripts/*.sh tests/*.sh bench/*.sh) .ci/run
-MANPAGE	 = $(wildcard docs/vpn.1)
+MANPAGES = $(wildcard docs/*.[18])
 
 lint:
 	shellcheck -x $(SCRIPTS)
-	$(if $(MANPAGE),mandoc -Tlint -Wwarning $(MANPAGE))
+	$(if $(MANPAGES),mandoc -Tlint -Wwarning $(MANPAGES))
+
+# vpn-server and vpn-client are links to the scripts in LIBDIR/vpn, which
+# find vpn as ../../bin/vpn from there; the units run them on
+# SYSCONFDIR/vpn/NAME.conf.
+LIBFILES = server.sh client.sh session.sh common.sh pool.sh
+UNITS	 = vpn-server@.service vpn-client@.service
+EXAMPLES = server.conf.example client.conf.example
+UNITSED	 = s|@SBINDIR@|$(SBINDIR)|; s|@SYSCONFDIR@|$(SYSCONFDIR)|
 
 install: vpn
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/vpn \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/vpn
 	install -m 0755 vpn $(DESTDIR)$(BINDIR)/vpn
+	install -m 0755 scripts/server.sh scripts/client.sh scripts/session.sh \
+	    $(DESTDIR)$(LIBDIR)/vpn
+	install -m 0644 scripts/common.sh scripts/pool.sh $(DESTDIR)$(LIBDIR)/vpn
+	ln -sfr $(DESTDIR)$(LIBDIR)/vpn/server.sh $(DESTDIR)$(SBINDIR)/vpn-server
+	ln -sfr $(DESTDIR)$(LIBDIR)/vpn/client.sh $(DESTDIR)$(SBINDIR)/vpn-client
 	install -m 0644 docs/vpn.1 $(DESTDIR)$(MANDIR)/man1/vpn.1
+	install -m 0644 docs/vpn-server.8 docs/vpn-client.8 $(DESTDIR)$(MANDIR)/man8
+	sed '$(UNITSED)' systemd/vpn-server@.service.in >$(DESTDIR)$(UNITDIR)/vpn-server@.service
+	sed '$(UNITSED)' systemd/vpn-client@.service.in >$(DESTDIR)$(UNITDIR)/vpn-client@.service
+	install -m 0644 docs/examples/server.conf $(DESTDIR)$(SYSCONFDIR)/vpn/server.conf.example
+	install -m 0644 docs/examples/client.conf $(DESTDIR)$(SYSCONFDIR)/vpn/client.conf.example
 
+# Leaves SYSCONFDIR/vpn if it holds configurations.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/vpn $(DESTDIR)$(MANDIR)/man1/vpn.1
+	rm -f $(DESTDIR)$(BINDIR)/vpn $(DESTDIR)$(SBINDIR)/vpn-server \
+	    $(DESTDIR)$(SBINDIR)/vpn-client $(DESTDIR)$(MANDIR)/man1/vpn.1 \
+	    $(DESTDIR)$(MANDIR)/man8/vpn-server.8 $(DESTDIR)$(MANDIR)/man8/vpn-client.8 \
+	    $(addprefix $(DESTDIR)$(LIBDIR)/vpn/,$(LIBFILES)) \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+	    $(addprefix $(DESTDIR)$(SYSCONFDIR)/vpn/,$(EXAMPLES))
+	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LIBDIR)/vpn $(DESTDIR)$(SYSCONFDIR)/vpn
 
 clean:
 	rm -rf vpn vpn-asan tests/fuzz tests/corpus.new

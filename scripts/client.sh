@@ -13,8 +13,11 @@ HEALTHY=10			# a session this long (s) resets the backoff
 PULL_SECS=10			# the server's configuration comes by then
 OPTSTRING=C:c:e:hi:K:k:l:m:o:p:r:s:T:t:u:
 
+# Installed, this is a link (vpn-server, vpn-client) to the file beside
+# common.sh.
+HERE=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 # shellcheck source=scripts/common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "$HERE/common.sh"
 
 usage() {
 	cat <<EOF
@@ -98,6 +101,7 @@ checks() {
 	esac
 	[[ -z $RUN_USER ]] || cmds+=(setpriv)
 	preflight "${cmds[@]}"
+	[[ $TRANSPORT != nc ]] || nc_flavour "$(family "$SERVER")"
 	run_user
 	[[ $TRANSPORT != tls ]] || tls_files
 	free_device
@@ -171,7 +175,7 @@ one_session() {
 	local host port=()
 	host=$(bracket "$SERVER")
 	case $TRANSPORT in
-	nc)	session "succeeded!" as_user nc -v "$SERVER" "$PORT" ;;
+	nc)	session "$NC_CONNECTED" as_user nc -v "$SERVER" "$PORT" ;;
 	tls)	session "starting data transfer loop" as_user socat -d -d \
 		    "OPENSSL:$host:$PORT,$(tls_opts)" STDIO ;;
 	ssh)	((PORT_SET == 0)) || port=(-p "$PORT")
@@ -190,7 +194,7 @@ udp_session() {
 	RUN_USER='' vpn_args "$IFACE"	# socat runs it as -u's user
 	exec=${VPN_ARGS[*]}
 	if ((PULL)); then
-		exec="$(dirname "$(realpath "${BASH_SOURCE[0]}")")/session.sh pull $STATE"
+		exec="$HERE/session.sh pull $STATE"
 		socat "$1" EXEC:"$exec",nofork &
 	else
 		session_file "$WHERE" "${ADDRS[@]}"

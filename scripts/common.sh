@@ -181,13 +181,14 @@ parse_args() {
 # -- checks before any change
 
 # find_vpn: $VPN if set, else the vpn beside scripts/ in a built tree, else
-# the one installed with these scripts, else PATH's.
+# the one installed with these scripts (PREFIX/lib/vpn/../../bin), else
+# PATH's.
 find_vpn() {
 	local here
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	if [[ -n $VPN ]]; then
 		return
-	elif [[ -x $here/../vpn ]]; then
+	elif [[ -f $here/../vpn && -x $here/../vpn ]]; then	# not lib/vpn/
 		VPN=$(cd "$here/.." && pwd)/vpn
 	elif [[ -x $here/../../bin/vpn ]]; then
 		VPN=$(cd "$here/../../bin" && pwd)/vpn
@@ -216,6 +217,32 @@ preflight() {
 		printf -v c '%s, ' "${missing[@]}"
 		die "missing: ${c%, }"
 	fi
+}
+
+# nc_flavour FAMILY: which netcat nc is, and how to drive it: NC_LISTEN,
+# its arguments to listen on IPv4 (FAMILY 4) or IPv6 and IPv4 (6), the
+# port to follow; NC_ACCEPTED and NC_CONNECTED, what its -v says when a
+# peer has come.  A netcat that cannot say it is refused, naming what
+# would do.
+nc_flavour() {
+	local help want="install netcat-openbsd or ncat"
+	help=$(nc -h 2>&1 </dev/null || true)
+	case $help in
+	*"OpenBSD netcat"*)
+		NC_LISTEN=(-lvn "-$1")
+		NC_ACCEPTED="Connection received on " NC_CONNECTED=" succeeded!" ;;
+	Ncat*)	# ncat -6 -l takes no IPv4; with neither flag it takes both
+		NC_LISTEN=(-lvn)
+		[[ $1 == 6 ]] || NC_LISTEN+=(-4)
+		NC_ACCEPTED="Ncat: Connection from " NC_CONNECTED="Ncat: Connected to " ;;
+	"[v1.10"*)
+		[[ $1 == 4 ]] || die "nc: netcat-traditional has no IPv6; $want"
+		NC_LISTEN=(-lvn -p)
+		NC_ACCEPTED="connect to [" NC_CONNECTED=") open" ;;
+	*BusyBox*)
+		die "nc: BusyBox nc does not say when a peer connects (no -v); $want" ;;
+	*)	die "nc: not OpenBSD nc, ncat or netcat-traditional; $want" ;;
+	esac
 }
 
 # tls_files: the certificate, key and CA can be read, are what they say,
@@ -283,6 +310,8 @@ free_port() {
 	fi
 	[[ -z $out ]] || die "port $PORT/$1 is in use (choose another with -p)"
 }
+
+family() { if [[ $1 == *:* ]]; then echo 6; else echo 4; fi; }
 
 uses_ipv6() {
 	local a
@@ -610,15 +639,33 @@ transport_said() {
 	*" socat["*"] E nonblocking operation did not complete"*)
 		say "dropped a client whose TLS handshake did not complete in time" ;;
 	*" socat["*"] N "*) ;;
-	"Listening on "*)
+	"Listening on "*|"Ncat: Listening on "*|"listening on ["*)
 		LISTENING=1
-		say "nc: $1" ;;
-	"Connection received on "*)
-		read -r _ _ _ PEER_ADDR PEER_PORT <<<"$1"
-		say "nc: $1" ;;
-	"Connection to "*)
-		say "nc: $1" ;;
+		say "nc: ${1#Ncat: }" ;;
+	"Connection received on "*|"Ncat: Connection from "*|"connect to ["*)
+		nc_peer "$1"
+		say "nc: ${1#Ncat: }" ;;
+	"Connection to "*|"Ncat: Connect"*|*") open")
+		say "nc: ${1#Ncat: }" ;;
+	"Ncat: Version "*|*": inverse host lookup failed: "*) ;;
 	*) printf '%s\n' "$1" >&2 ;;
+	esac
+}
+
+# nc_peer LINE: the peer's address and port (PEER_ADDR, PEER_PORT) from the
+# line a listening netcat says when one connects.
+nc_peer() {
+	local w
+	read -ra w <<<"$1"
+	case $1 in
+	"Connection received on "*)	# OpenBSD: ... on ADDR PORT
+		PEER_ADDR=${w[3]} PEER_PORT=${w[4]} ;;
+	"Ncat: Connection from "*)	# ncat: ... from ADDR[:PORT].
+		w[3]=${w[3]%.}
+		PEER_ADDR=${w[3]%:*} PEER_PORT=${w[3]##*:} ;;
+	*)				# traditional: ... [ADDR] PORT
+		PEER_ADDR=${w[-2]#[} PEER_PORT=${w[-1]}
+		PEER_ADDR=${PEER_ADDR%]} ;;
 	esac
 }
 

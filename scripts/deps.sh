@@ -22,12 +22,13 @@ declare -A NEED=(
 	    ping:iputils-ping iperf3:iperf3 sysctl:procps'
 	[unit]="clang:clang $LIBFUZZER:libclang-rt-14-dev"
 	[lint]='shellcheck:shellcheck mandoc:mandoc'
-	[check]='ip6tables:iptables socat:socat ncat:ncat openssl:openssl
+	[check]='ip6tables:iptables socat:socat ncat:ncat
+	    nc.traditional:netcat-traditional busybox:busybox openssl:openssl
 	    ssh:openssh-client ssh-keygen:openssh-client
 	    ssh-keyscan:openssh-client /usr/sbin/sshd:openssh-server
 	    jq:jq valgrind:valgrind unshare:util-linux setpriv:util-linux
 	    runuser:util-linux ps:procps systemd-analyze:systemd
-	    mandoc:mandoc'
+	    man:man-db mandoc:mandoc'
 	[bench]='jq:jq socat:socat openvpn:openvpn wireguard-go:wireguard-go
 	    wg:wireguard-tools tincd:tinc tc:iproute2'
 )

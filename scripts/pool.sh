@@ -148,8 +148,6 @@ identities_check() {
 	done <"$1"
 }
 
-family() { if [[ $1 == *:* ]]; then echo 6; else echo 4; fi; }
-
 # ident_slot_of ADDR: the session number ADDR has in its family's prefix.
 ident_slot_of() {
 	local p

@@ -12,10 +12,13 @@ HANDSHAKE_SECS=5		# a TLS handshake not over by then is dropped
 HANDSHAKES=32			# TLS handshakes that may be under way at once
 OPTSTRING=6A:C:c:hi:K:k:l:M:m:n:p:r:T:t:u:x
 
+# Installed, this is a link (vpn-server, vpn-client) to the file beside
+# common.sh.
+HERE=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 # shellcheck source=scripts/common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "$HERE/common.sh"
 # shellcheck source=scripts/pool.sh
-. "$(dirname "${BASH_SOURCE[0]}")/pool.sh"
+. "$HERE/pool.sh"
 
 usage() {
 	cat <<EOF
@@ -112,6 +115,7 @@ checks() {
 	[[ -z $RUN_USER ]] || cmds+=(setpriv)
 	((MAX == 0)) || ! uses_ipv6 || cmds+=(ip6tables)
 	preflight "${cmds[@]}"
+	[[ $TRANSPORT:$MAX != nc:0 ]] || nc_flavour "$FAMILY"
 	if [[ $TRANSPORT:$MAX == tls:0 ]]; then
 		run_user tun	# socat's session runs vpn as -u's user
 	else
@@ -194,7 +198,7 @@ one_session() {
 	local pf='' lst=UDP-LISTEN rc=0
 	[[ $FAMILY == 4 ]] || pf=,pf=ip6
 	case $TRANSPORT in
-	nc)	session "Connection received on" as_user nc -lvn "-$FAMILY" "$PORT" ;;
+	nc)	session "$NC_ACCEPTED" as_user nc "${NC_LISTEN[@]}" "$PORT" ;;
 	udp)	RUN_USER='' vpn_args "$IFACE"	# socat runs it as -u's user
 		as_user socat "$lst:$PORT$pf" EXEC:"${VPN_ARGS[*]}",nofork &
 		CHILDREN=("$!")
@@ -249,7 +253,7 @@ listener() {
 	local pf='' session addr opts=reuseaddr,fork max=$MAX
 	[[ $FAMILY == 4 ]] || pf=,pf=ip6
 	((max > 0)) || max=1
-	session="$(dirname "$(realpath "${BASH_SOURCE[0]}")")/session.sh serve $STATE"
+	session="$HERE/session.sh serve $STATE"
 	case $TRANSPORT in
 	nc)	addr=TCP-LISTEN:$PORT,$opts,max-children=$((MAX + 1))$pf
 		session+=",nofork" ;;
@@ -343,7 +347,7 @@ ssh_many() {
 	tail -n +1 -F "$STATE/log" >&2 2>/dev/null &
 	CHILDREN=("$!")
 	say "ready: for each client, put in root's authorized_keys:"
-	say "  command=\"$(dirname "$(realpath "${BASH_SOURCE[0]}")")/session.sh serve $STATE NAME\",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty KEY"
+	say "  command=\"$HERE/session.sh serve $STATE NAME\",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty KEY"
 	wait "$!"
 }
 

@@ -4,6 +4,8 @@
 # - Every flag in "vpn -h" appears in docs/vpn.1's SYNOPSIS and flag list.
 # - The rendered SYNOPSIS equals the usage line, word for word.
 # - mandoc -Tlint has nothing to say.
+# - The same for vpn-server.8 and vpn-client.8 and the usage of the scripts
+#   under those names, as installed; each of their flags has an entry.
 # - The COUNTERS example line has the keys vpn prints, in its order.
 # - The example frame in docs/protocol.md is a packet the kernel answers.
 # - make install puts vpn and vpn.1 under DESTDIR.
@@ -26,6 +28,26 @@ synopsis=$(mandoc -Tascii "$man" | col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p'
 [[ "usage: $synopsis" == "$usage" ]] || fail "SYNOPSIS '$synopsis', usage '$usage'"
 lint=$(mandoc -Tlint -Wwarning "$man" 2>&1) || fail "mandoc -Tlint: $lint"
 say "${#flags} flags documented; SYNOPSIS equals usage"
+
+# synopsis PAGE: the rendered SYNOPSIS of PAGE, on one line.
+synopsis() {
+	mandoc -Tascii "$1" | col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' |
+	    sed '1d;$d' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//'
+}
+for name in server client; do
+	page=$ROOT/docs/vpn-$name.8
+	ln -s "$ROOT/scripts/$name.sh" "$TMP/vpn-$name"	# its installed name
+	usage=$("$TMP/vpn-$name" -h | sed '/^$/q' | tr -s ' \n' ' ' | sed 's/ $//')
+	flags=$(grep -oE '(\[| )-[A-Za-z0-9]+' <<<"$usage" | tr -d '[ \n-')
+	for ((i = 0; i < ${#flags}; i++)); do
+		f=${flags:i:1}
+		grep -qE "^\.It Fl $f( |$)" "$page" || fail "-$f: not in the flag list of ${page##*/}"
+	done
+	[[ "usage: $(synopsis "$page")" == "$usage" ]] ||
+		fail "${page##*/}: SYNOPSIS '$(synopsis "$page")', usage '$usage'"
+	lint=$(mandoc -Tlint -Wwarning "$page" 2>&1) || fail "mandoc -Tlint: $lint"
+	say "vpn-$name: ${#flags} flags documented; SYNOPSIS equals usage"
+done
 
 # The COUNTERS example has the keys vpn prints, in its order.
 keys() { tr ' ' '\n' | sed -n 's/=.*//p' | tr '\n' ' '; }

@@ -2,7 +2,7 @@
 # tests/61-doc-commands.sh - every command in the docs is one a test runs.
 #
 # The commands are the lines of the ```sh blocks of README.md, README.zh.md
-# and docs/*.md, and of the .Bd -literal blocks of docs/vpn.1; each, less a
+# and docs/*.md, and of the .Bd -literal blocks of the man pages; each, less a
 # leading "sudo " and a trailing "# comment", with its blanks squeezed,
 # must appear in tests/*.sh, .ci/run or the Makefile (this file aside),
 # outside comments.
@@ -33,8 +33,10 @@ commands() {
 		    index($0, fence) == 1 { inblock = !inblock; sh = ($0 == fence "sh"); next }
 		    inblock && sh { print f ": " $0 }' "$f"
 	done
-	awk '/^\.Bd -literal/ { inblock = 1; next } /^\.Ed/ { inblock = 0; next }
-	    inblock { print "docs/vpn.1: " $0 }' "$ROOT/docs/vpn.1"
+	for f in "$ROOT"/docs/*.[18]; do
+		awk -v f="${f#"$ROOT"/}" '/^\.Bd -literal/ { inblock = 1; next }
+		    /^\.Ed/ { inblock = 0; next } inblock { print f ": " $0 }' "$f"
+	done
 }
 
 # found LINE: LINE is in the tests.

@@ -58,8 +58,12 @@ session_devs() {
 
 # leases: the leases of the server's sessions, by number.
 leases() {
-	find "$TMP/rundir" -path '*/tun0/sessions/*' ! -name '*.lock' -printf '%f\n' 2>/dev/null |
-	    sort
+	local conf
+	for conf in "$TMP"/rundir/*/tun0/conf; do
+		grep -q '^ROLE=server$' "$conf" 2>/dev/null || continue
+		find "${conf%/conf}/sessions" -type f ! -name '*.lock' ! -name '*.stats' \
+		    -printf '%f\n' 2>/dev/null
+	done | sort
 }
 
 # concurrent_transfers MB NS...: MB MiB from each NS to host B at once,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/77-howto-many.sh - docs/howto.md recipe 9, line for line: one
+# tests/79-howto-many.sh - docs/howto.md recipe 9, line for line: one
 # server, several laptops over TLS.
 #
 # Host B plays the CA's machine (neither gateway); two client hosts play
