@@ -67,6 +67,11 @@ demo:
 	$(MAKE) vpn
 	$(SUDO) scripts/demo.sh
 
+lab:
+	scripts/deps.sh demo
+	$(MAKE) vpn
+	$(SUDO) scripts/lab.sh
+
 SCRIPTS	 = $(wildcard scripts/*.sh tests/*.sh bench/*.sh) .ci/run
 MANPAGES = $(wildcard docs/*.[18])
 
@@ -112,4 +117,4 @@ uninstall:
 clean:
 	rm -rf vpn vpn-asan tests/fuzz tests/corpus.new
 
-.PHONY: all bench check demo fuzz lint install uninstall unit clean
+.PHONY: all bench check demo fuzz lab lint install uninstall unit clean
