@@ -23,16 +23,19 @@ ASAN_TESTS = $(filter-out tests/47-% tests/51-%,\
 
 all: vpn
 
-vpn: vpn.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ vpn.c $(LDLIBS)
+SRCS	 = vpn.c offload.c
 
-vpn-asan: vpn.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -o $@ vpn.c
+vpn: $(SRCS) offload.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
-# libFuzzer targets, each including vpn.c: frames, and offloads.
+vpn-asan: $(SRCS) offload.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -o $@ $(SRCS)
+
+# libFuzzer targets, each including vpn.c and offload.c: frames, and
+# offloads.
 FUZZERS	 = tests/fuzz-frame tests/fuzz-offload
 
-$(FUZZERS): %: %.c tests/fuzz.h vpn.c
+$(FUZZERS): %: %.c tests/fuzz.h $(SRCS) offload.h
 	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer $(SAN) -o $@ $@.c
 
 # make check: install what the tests need (or say what is missing), build,

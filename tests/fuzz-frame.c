@@ -66,7 +66,7 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 	r.inpos = v.inpos;
 	r.held = v.in.len;
 	r.st = v.st;
-	free(v.in.p);
+	vpn_free(&v);
 	return r;
 }
 
@@ -152,7 +152,7 @@ dgram_check(const uint8_t *p, size_t len, const struct mode *m)
 	assert(v.st.rx_dropped == 0);
 	if (len <= FRAME_MAX)
 		frame_error_monotone(p, len, tap);
-	free(v.in.p);
+	vpn_free(&v);
 }
 
 int

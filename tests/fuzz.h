@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * tests/fuzz.h - what the two libFuzzer targets share.  vpn.c is included
- * whole (wireguard's pattern), so what is fuzzed is the code that runs, on
- * a struct vpn whose device is /dev/null.
+ * tests/fuzz.h - what the two libFuzzer targets share.  vpn.c and offload.c
+ * are included whole (wireguard's pattern), so what is fuzzed is the code
+ * that runs, on a struct vpn whose device is /dev/null.
  */
 
+#include "../offload.c"
 #define main vpn_main
 int	vpn_main(int, char *[]);
 #include "../vpn.c"
@@ -39,6 +40,15 @@ vpn_new(struct vpn *v, const struct mode *m, size_t cap)
 	v->mtu = m->mtu;	/* read at now_ms 0: never read again */
 	memcpy(v->ifname, "fuzz0", sizeof("fuzz0"));
 	buf_init(&v->in, cap);
+	if (m->offload)
+		v->joined = mem_alloc(FRAME_MAX);
+}
+
+static void
+vpn_free(struct vpn *v)
+{
+	free(v->in.p);
+	free(v->joined);
 }
 
 /* The MTU the input byte ${b} picks: MTU_MIN + MTU_STEP * (0 to 63). */
