@@ -203,39 +203,32 @@ buf_init(struct buf *b, size_t cap)
 	b->cap = cap;
 }
 
-/*
- * buf_room(b): free bytes after the data in ${b}.  When fewer than one
- * maximal frame fit there, the data is first moved to the front: rarely,
- * since the buffers hold several frames, and never per packet.
- */
+/* Free bytes after the data in ${b}. */
 static size_t
-buf_room(struct buf *b)
+buf_room(const struct buf *b)
 {
-	if (b->len == 0)
-		b->off = 0;
-	else if (b->cap - b->off - b->len < FRAME_ROOM && b->off > 0) {
-		memmove(b->p, b->p + b->off, b->len);
-		b->off = 0;
-	}
 	return b->cap - b->off - b->len;
 }
 
 /*
- * buf_fits(b, want): has ${b} room for ${want} more bytes, once its data
- * is moved to the front if that is what it takes?
+ * buf_compact(b, want): if fewer than ${want} bytes are free after the
+ * data in ${b}, move the data to the front: rarely, since ${want} is a
+ * read's worth (a maximal frame, or two) and the buffers hold several
+ * frames; never per packet.  An empty buffer starts at the front again.
  */
-static int
-buf_fits(struct buf *b, size_t want)
+static void
+buf_compact(struct buf *b, size_t want)
 {
-	if (buf_room(b) < want && b->off > 0 && b->cap - b->len >= want) {
+	if (b->len == 0)
+		b->off = 0;
+	else if (buf_room(b) < want && b->off > 0) {
 		memmove(b->p, b->p + b->off, b->len);
 		b->off = 0;
 	}
-	return buf_room(b) >= want;
 }
 
 static uint8_t *
-buf_tail(struct buf *b)
+buf_tail(const struct buf *b)
 {
 	return b->p + b->off + b->len;
 }
@@ -614,11 +607,13 @@ stdin_read_dgram(struct vpn *v)
 static int
 stdin_read(struct vpn *v)
 {
+	size_t room;
 	ssize_t n;
 
 	if (v->dgram)
 		return stdin_read_dgram(v);
-	n = read(STDIN_FILENO, buf_tail(&v->in), buf_room(&v->in));
+	room = buf_room(&v->in);
+	n = read(STDIN_FILENO, buf_tail(&v->in), room);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return 1;
@@ -675,15 +670,22 @@ tun_packet(struct vpn *v, uint8_t *p, struct virtio_net_hdr *h)
 }
 
 /*
- * Has out room for what one read from the device may become?  A frame; or,
- * to be cut, a super-packet cut into segments, each with headers of its
- * own: at most twice its size, unless the MSS is under about 120 bytes
- * (then offload_cut() finds no room, and it is dropped).
+ * What one read from the device may become in out: a frame; or, to be
+ * cut, a super-packet cut into segments, each with headers of its own: at
+ * most twice its size, unless the MSS is under about 120 bytes (then
+ * offload_cut() finds no room, and it is dropped).
  */
-static int
-tun_room(struct vpn *v)
+static size_t
+tun_want(const struct vpn *v)
 {
-	return buf_fits(&v->out, (v->cut ? 2 : 1) * FRAME_ROOM);
+	return (v->cut ? 2 : 1) * FRAME_ROOM;
+}
+
+/* Has out room for what one read from the device may become? */
+static int
+tun_room(const struct vpn *v)
+{
+	return buf_room(&v->out) >= tun_want(v);
 }
 
 /*
@@ -718,7 +720,10 @@ tun_read(struct vpn *v)
 	int i;
 
 	memset(&h, 0, sizeof(h));
-	for (i = 0; i < READ_BATCH && tun_room(v); i++) {
+	for (i = 0; i < READ_BATCH; i++) {
+		buf_compact(&v->out, tun_want(v));
+		if (!tun_room(v))
+			return;
 		p = v->cut ? v->aside : buf_tail(&v->out) + FRAME_HDR;
 		if ((n = tun_packet(v, p, &h)) == 0)
 			return;
@@ -1008,7 +1013,7 @@ timers_check(struct vpn *v)
 	if (v->silent_ms && v->now_ms - v->last_rx_ms >= v->silent_ms)
 		errx(1, "peer silent for %lld s", v->silent_ms / MS_PER_S);
 	if (keepalive_on(v) && v->now_ms - v->last_tx_ms >= v->keepalive_ms) {
-		(void)buf_room(&v->out);	/* empty: back to its start */
+		buf_compact(&v->out, FRAME_HDR);	/* empty: to its start */
 		frame_queue(v, 0);
 	}
 }
@@ -1068,6 +1073,9 @@ loop(struct vpn *v, const sigset_t *waitmask)
 
 	v->last_tx_ms = v->last_rx_ms = v->now_ms = now_ms();
 	while (!quit && !(v->eof && v->in.len == 0)) {
+		/* Room for a read's worth, where the data has moved on. */
+		buf_compact(&v->in, FRAME_ROOM);
+		buf_compact(&v->out, tun_want(v));
 		/* Ask only for what we have room for: this is backpressure. */
 		pfd[P_TUN].events = (tun_room(v) ? POLLIN : 0) |
 		    (v->tun_blocked ? POLLOUT : 0);

@@ -47,6 +47,7 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 	vpn_new(&v, m, cap);
 	r.why = NULL;
 	while (fed < len && r.why == NULL) {
+		buf_compact(&v.in, FRAME_ROOM);		/* as the loop does */
 		room = buf_room(&v.in);
 		assert(room > 0);	/* else the loop stops polling stdin */
 		n = max ? chunk_next(&state, max) : room;
