@@ -42,7 +42,7 @@
 #define IP6_ADDRS_OFF	8		/* source, then destination address */
 #define IP6_ADDRS_LEN	32
 #define TCP_HLEN	20		/* TCP header without options */
-#define TCP_HLEN_MAX	60		/* data offset: 4 bits of 32-bit words */
+#define TCP_HLEN_MAX	60		/* so is TCP's data offset */
 #define TCP_SEQ_OFF	4		/* sequence number's offset */
 #define TCP_DOFF_OFF	12		/* header words, in the high nibble */
 #define TCP_FLAGS_OFF	13		/* flags' offset in the TCP header */
@@ -195,7 +195,8 @@ ip_whole(const uint8_t *p, size_t len)
 		return ihl >= IP4_HLEN && ihl <= len &&
 		    be16(p + IP4_LEN_OFF) == len;
 	case 6:
-		return len >= IP6_HLEN && IP6_HLEN + be16(p + IP6_LEN_OFF) == len;
+		return len >= IP6_HLEN &&
+		    IP6_HLEN + be16(p + IP6_LEN_OFF) == len;
 	}
 	return 0;
 }

@@ -19,7 +19,7 @@ struct virtio_net_hdr;
 #define IP6_HLEN	40		/* IPv6 fixed header */
 #define IP4_LEN_OFF	2		/* IPv4 total length */
 #define IP6_LEN_OFF	4		/* IPv6 payload length */
-#define OFFLOAD_SEG_MIN	41		/* shortest segment: IPv4, TCP, a byte */
+#define OFFLOAD_SEG_MIN	41		/* shortest cut: IPv4, TCP, a byte */
 
 /* Why offload_cut() wrote nothing. */
 #define OFFLOAD_INVALID	(-1)		/* the header makes no sense */

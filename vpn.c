@@ -109,7 +109,7 @@ struct vpn {
 	int		 cut;		/* -D: cut super-packets to the MTU */
 	uint8_t		*aside;		/* cut: a packet from the device */
 	size_t		*seg_len;	/* cut: its segments' lengths */
-	uint8_t		*joined;	/* -D: segments joined for the device */
+	uint8_t		*joined;	/* -D: segments joined, for tun */
 	int		 verbose;
 	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
 	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
@@ -260,20 +260,21 @@ frame_error(const uint8_t *pkt, size_t have, size_t len, int tap)
 		    NULL;
 	if (have == 0)
 		return NULL;
-	switch (pkt[0] >> 4) {
+	switch (ip_version(pkt)) {
 	case 4:
 		ihl = (size_t)(pkt[0] & 0xf) * 4;
 		if (len < IP4_HLEN)
 			break;
 		if (ihl < IP4_HLEN || ihl > len ||
-		    (have >= 4 && (size_t)(pkt[2] << 8 | pkt[3]) != len))
+		    (have >= IP4_LEN_OFF + sizeof(uint16_t) &&
+		    be16(pkt + IP4_LEN_OFF) != len))
 			return "not a whole IPv4 packet";
 		return NULL;
 	case 6:
 		if (len < IP6_HLEN)
 			break;
-		if (have >= 6 &&
-		    IP6_HLEN + (size_t)(pkt[4] << 8 | pkt[5]) != len)
+		if (have >= IP6_LEN_OFF + sizeof(uint16_t) &&
+		    IP6_HLEN + be16(pkt + IP6_LEN_OFF) != len)
 			return "not a whole IPv6 packet";
 		return NULL;
 	}
@@ -291,15 +292,8 @@ frame_next(const uint8_t *p, size_t len, size_t *plen)
 	*plen = 0;
 	if (len < FRAME_HDR)
 		return 0;
-	*plen = (size_t)p[0] << 8 | p[1];
+	*plen = be16(p);
 	return len < FRAME_HDR + *plen ? 0 : FRAME_HDR + *plen;
-}
-
-static void
-frame_put_hdr(uint8_t *p, size_t plen)
-{
-	p[0] = (uint8_t)(plen >> 8);
-	p[1] = (uint8_t)plen;
 }
 
 /* -- device */
@@ -457,7 +451,7 @@ in_decode(struct vpn *v)
 		f = v->in.p + v->in.off;
 		errx(1, "stdin: frame at byte %llu is %s (length %zu); "
 		    "is the peer a vpn?", v->inpos, why,
-		    (size_t)(f[0] << 8 | f[1]));
+		    be16(f));
 	}
 	if (v->eof && !v->tun_blocked && v->in.len > 0)
 		errx(1, "stdin: truncated frame at byte %llu (stream ends "
@@ -574,8 +568,8 @@ gro_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg)
 	}
 }
 
-/* Read datagrams, give each to the device; returns 0 at EOF. */
-static int
+/* Read datagrams, give each to the device; at EOF, set v->eof. */
+static void
 stdin_read_dgram(struct vpn *v)
 {
 	ssize_t n;
@@ -586,7 +580,7 @@ stdin_read_dgram(struct vpn *v)
 		n = dgram_recv(v, &seg);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
-				return 1;
+				return;
 			if (errno == ECONNREFUSED)	/* peer not up yet */
 				continue;
 			err(1, "stdin");
@@ -594,47 +588,49 @@ stdin_read_dgram(struct vpn *v)
 		v->last_rx_ms = v->now_ms;
 		if (n == 0 && v->dgram_eof) {
 			v->eof = 1;
-			return 0;
+			return;
 		}
 		if (n == 0)
 			dgram_to_tun(v, v->in.p, 0);	/* a keepalive */
 		gro_to_tun(v, v->in.p, (size_t)n, seg);
 	}
-	return 1;
 }
 
-/* Read what stdin has and give each whole frame to the device; 0 at EOF. */
-static int
+/*
+ * Read what stdin has and give each whole frame to the device; at EOF,
+ * set v->eof: the loop ends once the frames held have reached the device.
+ */
+static void
 stdin_read(struct vpn *v)
 {
 	size_t room;
 	ssize_t n;
 
-	if (v->dgram)
-		return stdin_read_dgram(v);
+	if (v->dgram) {
+		stdin_read_dgram(v);
+		return;
+	}
 	room = buf_room(&v->in);
 	n = read(STDIN_FILENO, buf_tail(&v->in), room);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
-			return 1;
+			return;
 		err(1, "stdin");
 	}
-	if (n == 0) {
+	if (n == 0)
 		v->eof = 1;
-		in_decode(v);	/* only to report a truncated frame */
-		return 0;
+	else {
+		v->last_rx_ms = v->now_ms;
+		v->in.len += (size_t)n;
 	}
-	v->last_rx_ms = v->now_ms;
-	v->in.len += (size_t)n;
-	in_decode(v);
-	return 1;
+	in_decode(v);	/* at EOF, only to report a truncated frame */
 }
 
 /* Queue a packet just read from the device, or a keepalive, as a frame. */
 static void
 frame_queue(struct vpn *v, size_t plen)
 {
-	frame_put_hdr(buf_tail(&v->out), plen);
+	put16(buf_tail(&v->out), plen);
 	v->out.len += FRAME_HDR + plen;
 	v->last_tx_ms = v->now_ms;
 }
@@ -739,14 +735,14 @@ tun_read(struct vpn *v)
 }
 
 /*
- * dgram_run(v, iov, &bytes): the frames at the head of out that one send
+ * gso_batch(v, iov, &bytes): the frames at the head of out that one send
  * can carry as datagrams, each in an iov: with UDP_SEGMENT, a run of
  * packets of one length and maybe a shorter last one (as a super-packet
  * cut up makes), else one.  Returns how many, 0 for none; their frames
  * take ${bytes} of out.
  */
 static size_t
-dgram_run(const struct vpn *v, struct iovec *iov, size_t *bytes)
+gso_batch(const struct vpn *v, struct iovec *iov, size_t *bytes)
 {
 	const uint8_t *f = v->out.p + v->out.off;
 	size_t k = 0, flen, plen, seg = 0, sum = 0, max = 1;
@@ -825,10 +821,12 @@ stdout_flush_dgram(struct vpn *v)
 	struct iovec iov[UDP_SEGS_MAX];
 	size_t k, bytes;
 
-	while ((k = dgram_run(v, iov, &bytes)) > 0) {
+	while ((k = gso_batch(v, iov, &bytes)) > 0) {
 		if (dgram_send(iov, k) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return !(v->out_blocked = 1);
+			if (errno == EAGAIN || errno == EINTR) {
+				v->out_blocked = 1;
+				return 0;
+			}
 			if (k > 1 && (errno == EINVAL || errno == EIO ||
 			    errno == EMSGSIZE || errno == EOPNOTSUPP)) {
 				if (v->gso_retry_ms == 0)
@@ -862,7 +860,7 @@ out_sent(struct vpn *v, size_t n)
 
 	while (n > 0) {
 		if (v->out_left == 0) {
-			v->out_plen = (size_t)p[0] << 8 | p[1];
+			v->out_plen = be16(p);
 			v->out_left = FRAME_HDR + v->out_plen;
 		}
 		step = n < v->out_left ? n : v->out_left;
@@ -891,8 +889,10 @@ stdout_flush(struct vpn *v)
 	while (v->out.len > 0) {
 		n = write(STDOUT_FILENO, v->out.p + v->out.off, v->out.len);
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return !(v->out_blocked = 1);
+			if (errno == EAGAIN || errno == EINTR) {
+				v->out_blocked = 1;
+				return 0;
+			}
 			err(1, "stdout");
 		}
 		out_sent(v, (size_t)n);
@@ -1013,7 +1013,7 @@ timers_check(struct vpn *v)
 	if (v->silent_ms && v->now_ms - v->last_rx_ms >= v->silent_ms)
 		errx(1, "peer silent for %lld s", v->silent_ms / MS_PER_S);
 	if (keepalive_on(v) && v->now_ms - v->last_tx_ms >= v->keepalive_ms) {
-		buf_compact(&v->out, FRAME_HDR);	/* empty: to its start */
+		buf_compact(&v->out, FRAME_HDR);	/* empty: from p[0] */
 		frame_queue(v, 0);
 	}
 }

@@ -139,7 +139,7 @@ dgram_check(const uint8_t *p, size_t len, const struct mode *m)
 	vpn_new(&v, m, FRAME_MAX + 1);
 	v.dgram = 1;
 	v.st.rx_invalid = 1;	/* warnx speaks of the first only: stay quiet */
-	if ((copy = malloc(len + 1)) == NULL)	/* offloads write into packets */
+	if ((copy = malloc(len + 1)) == NULL)	/* offloads write in packets */
 		err(1, "malloc");
 	memcpy(copy, p, len);
 	dgram_to_tun(&v, copy, len);
