@@ -450,8 +450,7 @@ in_decode(struct vpn *v)
 	if ((why = frames_to_tun(v))) {
 		f = v->in.p + v->in.off;
 		errx(1, "stdin: frame at byte %llu is %s (length %zu); "
-		    "is the peer a vpn?", v->inpos, why,
-		    be16(f));
+		    "is the peer a vpn?", v->inpos, why, be16(f));
 	}
 	if (v->eof && !v->tun_blocked && v->in.len > 0)
 		errx(1, "stdin: truncated frame at byte %llu (stream ends "
@@ -1286,6 +1285,30 @@ tcp_nodelay(int fd)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+/* The buffers ${v}'s mode needs: in and out, and the offloads' own. */
+static void
+bufs_alloc(struct vpn *v)
+{
+	buf_init(&v->in, v->dgram ? FRAME_MAX + 1 : IN_MAX);
+	buf_init(&v->out, OUT_MAX);
+	if (v->cut) {
+		v->aside = mem_alloc(FRAME_MAX + 1);
+		v->seg_len = mem_alloc(CUT_MAX * sizeof(*v->seg_len));
+	}
+	if (v->dgram && v->offload)
+		v->joined = mem_alloc(FRAME_MAX);
+}
+
+static void
+bufs_free(struct vpn *v)
+{
+	free(v->in.p);
+	free(v->out.p);
+	free(v->aside);
+	free(v->seg_len);
+	free(v->joined);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1323,14 +1346,7 @@ main(int argc, char *argv[])
 		    v.offload ? ", offloads" : "", v.gso ? ", UDP GSO" : "",
 		    v.gro ? ", UDP GRO" : "");
 
-	buf_init(&v.in, v.dgram ? FRAME_MAX + 1 : IN_MAX);
-	if (v.cut) {
-		v.aside = mem_alloc(FRAME_MAX + 1);
-		v.seg_len = mem_alloc(CUT_MAX * sizeof(*v.seg_len));
-	}
-	if (v.dgram && v.offload)
-		v.joined = mem_alloc(FRAME_MAX);
-	buf_init(&v.out, OUT_MAX);
+	bufs_alloc(&v);
 	if (atexit(fl_restore) != 0)
 		errx(1, "atexit");
 	set_nonblock(v.tun, v.ifname);
@@ -1345,11 +1361,7 @@ main(int argc, char *argv[])
 	loop(&v, &waitmask);
 	if (v.verbose)
 		stats_print(&v);
-	free(v.in.p);
-	free(v.out.p);
-	free(v.aside);
-	free(v.seg_len);
-	free(v.joined);
+	bufs_free(&v);
 	if (close(v.tun) == -1)
 		err(1, "%s: close", v.ifname);
 	return 0;
