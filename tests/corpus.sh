@@ -7,8 +7,10 @@
 # byte per read, ff: up to 64 KiB); then the stream, built from the same
 # frames the end-to-end tests send.  tests/corpus/offload/ holds what
 # tests/fuzz-offload.c reads: the same first byte (its MTU only), then one
-# packet.  Crashers found by the fuzzers are kept there too, under their
-# own names; this script only rewrites the seeds it names.
+# packet.  Inputs the fuzzers found that add coverage (tests/corpus.new
+# merged in with -merge=1; named by their SHA-1) and crashers (under
+# their own names) are kept there too; this script only rewrites the
+# seeds it names.
 . "$(dirname "$0")/lib.sh"
 
 dir=$ROOT/tests/corpus
