@@ -94,5 +94,5 @@ uninstall:
 clean:
 	rm -rf vpn vpn-asan $(FUZZERS) tests/corpus.new
 
-.PHONY: all bench check demo fuzz fuzz-frame fuzz-offload lint install uninstall \
-	unit clean
+.PHONY: all bench check demo fuzz fuzz-frame fuzz-offload lint install \
+	uninstall unit clean

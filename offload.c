@@ -512,6 +512,7 @@ offload_join(const struct iovec *seg, size_t n, uint8_t *dst, size_t cap,
 	size_t len = seg[0].iov_len, th, hl, at, qlen, i;
 	uint32_t seq;
 	uint8_t psh;
+	int last = 0;
 
 	*took = 0;
 	if (cap > IP_LEN_MAX)
@@ -520,21 +521,20 @@ offload_join(const struct iovec *seg, size_t n, uint8_t *dst, size_t cap,
 	    !tcp_csum_ok(p, len, th))
 		return 0;
 	memcpy(&seq, p + th + TCP_SEQ_OFF, sizeof(seq));
-	for (at = len, i = 1; i < n; ) {
+	for (at = len, i = 1; i < n && !last; i++) {
 		q = seg[i].iov_base;
 		qlen = seg[i].iov_len;
 		seq = htonl(ntohl(seq) + (uint32_t)(len - hl));
 		if (qlen > len || at + qlen - hl > cap ||
 		    !tcp_can_join(p, q, qlen, th, hl, seq))
 			break;
-		if (i++ == 1)
-			memcpy(dst, p, len);
+		if (i == 1)
+			memcpy(dst, p, len);	/* two join: the first */
 		psh = q[th + TCP_FLAGS_OFF] & TCP_PSH;
 		memcpy(dst + at, q + hl, qlen - hl);
 		at += qlen - hl;
 		dst[th + TCP_FLAGS_OFF] |= psh;
-		if (psh || qlen < len)
-			break;
+		last = psh || qlen < len;	/* as the kernel's GRO ends one */
 	}
 	if (i < 2)
 		return 0;

@@ -25,15 +25,24 @@ struct virtio_net_hdr;
 #define OFFLOAD_INVALID	(-1)		/* the header makes no sense */
 #define OFFLOAD_NOROOM	(-2)		/* the segments do not fit */
 
-/* From the device to the wire. */
-int	offload_csum(uint8_t *, size_t, const struct virtio_net_hdr *);
-int	offload_cut(const uint8_t *, size_t, const struct virtio_net_hdr *,
-	    uint8_t *, size_t, size_t, size_t *, size_t);
+/*
+ * From the device to the wire: complete a packet's partial checksum in
+ * place; or copy the packet to dst as the packets a wire of its MTU
+ * carries, a gap before each, their lengths in lens.
+ */
+int	offload_csum(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h);
+int	offload_cut(const uint8_t *pkt, size_t len,
+	    const struct virtio_net_hdr *h, uint8_t *dst, size_t room,
+	    size_t gap, size_t *lens, size_t nlens);
 
-/* From the wire to the device. */
-size_t	offload_join(const struct iovec *, size_t, uint8_t *, size_t,
-	    size_t *);
-int	offload_hdr(uint8_t *, size_t, size_t, struct virtio_net_hdr *);
+/*
+ * From the wire to the device: join the leading segments of one TCP
+ * stream among seg[0..n) into dst; the header a packet goes under.
+ */
+size_t	offload_join(const struct iovec *seg, size_t n, uint8_t *dst,
+	    size_t cap, size_t *took);
+int	offload_hdr(uint8_t *pkt, size_t len, size_t mtu,
+	    struct virtio_net_hdr *h);
 
 /* The 16-bit number at ${p}, in network byte order. */
 static inline size_t

@@ -526,7 +526,7 @@ static size_t
 joined_to_tun(struct vpn *v, const struct iovec *dg, size_t n)
 {
 	unsigned long long dropped = v->st.rx_dropped;
-	size_t plen, took, i;
+	size_t plen, took, bytes, i;
 
 	if (!v->offload ||
 	    (plen = offload_join(dg, n, v->joined, FRAME_MAX, &took)) == 0) {
@@ -536,13 +536,13 @@ joined_to_tun(struct vpn *v, const struct iovec *dg, size_t n)
 	if (!tun_write(v, v->joined, plen, dg[0].iov_len))
 		v->st.rx_dropped++;	/* no queue for datagrams */
 	/* Count the packets that came, as the sender counted them. */
+	for (bytes = i = 0; i < took; i++)
+		bytes += dg[i].iov_len;
 	if (v->st.rx_dropped != dropped)
 		v->st.rx_dropped += took - 1;
 	else {
 		v->st.rx_packets += took - 1;
-		v->st.rx_bytes -= plen;
-		for (i = 0; i < took; i++)
-			v->st.rx_bytes += dg[i].iov_len;
+		v->st.rx_bytes += bytes - plen;
 	}
 	return took;
 }
@@ -1012,7 +1012,8 @@ timers_check(struct vpn *v)
 	if (v->silent_ms && v->now_ms - v->last_rx_ms >= v->silent_ms)
 		errx(1, "peer silent for %lld s", v->silent_ms / MS_PER_S);
 	if (keepalive_on(v) && v->now_ms - v->last_tx_ms >= v->keepalive_ms) {
-		buf_compact(&v->out, FRAME_HDR);	/* empty: from p[0] */
+		/* out is empty here: it starts at its front again. */
+		buf_compact(&v->out, FRAME_HDR);
 		frame_queue(v, 0);
 	}
 }

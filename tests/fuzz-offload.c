@@ -126,8 +126,6 @@ hdr_check(const uint8_t *pkt, size_t len, size_t mtu)
 {
 	struct virtio_net_hdr h;
 	uint8_t *p = mem_dup(pkt, len);
-	uint32_t sum;
-	size_t iphl;
 	int ok = len > 0 && frame_error(pkt, len, len, 0) == NULL;
 
 	assert(ip_whole(pkt, len) == ok);
@@ -142,8 +140,7 @@ hdr_check(const uint8_t *pkt, size_t len, size_t mtu)
 	assert((size_t)h.hdr_len + h.gso_size == mtu);
 	assert((size_t)h.csum_start + h.csum_offset + 2 <= h.hdr_len);
 	assert(offload_csum(p, len, &h));
-	iphl = h.csum_start;
-	assert(tcp_sum_ok(p, len, iphl));
+	assert(tcp_sum_ok(p, len, h.csum_start));
 	free(p);
 }
 
@@ -201,18 +198,17 @@ cut_any_check(const uint8_t *p, size_t len)
 			    ip_whole(dst + at, lens[i]));
 		at += lens[i];
 	}
-	at = n > 0 ? at : 0;
 	assert(untouched(dst + at, room - at));
 	free(dst);
 }
 
 /*
- * join_check(dg, n, cap): offload_join() on the packets ${dg}[0..${n})
- * leaves them as they were, and what it joins, in at most ${cap} bytes,
- * is a packet frame_error() passes whose payload is theirs end to end, and
- * which the device can cut again at the first's length, its TCP checksum
- * right once filled in.  Returns the joined length; the packet is at
- * ${dst}, how many it took in ${took}.
+ * join_check(dg, n, dst, cap, &took): what offload_join() joins of the
+ * packets ${dg}[0..${n}), in at most ${cap} bytes, is a packet
+ * frame_error() passes whose payload is theirs end to end, and which the
+ * device can cut again at the first's length, its TCP checksum right once
+ * filled in.  Returns the joined length; the packet is at ${dst}, how many
+ * it took in ${took}.
  */
 static size_t
 join_check(const struct iovec *dg, size_t n, uint8_t *dst, size_t cap,
@@ -245,7 +241,8 @@ join_check(const struct iovec *dg, size_t n, uint8_t *dst, size_t cap,
 
 /*
  * The bytes ${p} as a run of datagrams read at once, ${seg} bytes each but
- * maybe the last: joined, or not, with room for a frame and with less.
+ * maybe the last: joined, or not, with room for a frame and with less, and
+ * left as they were.
  */
 static void
 run_check(const uint8_t *p, size_t len, size_t seg)
