@@ -27,14 +27,20 @@ ASAN_TESTS = $(filter-out tests/47-% tests/51-%,\
 
 all: vpn
 
-vpn: vpn.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ vpn.c $(LDLIBS)
+SRCS	 = vpn.c offload.c
 
-vpn-asan: vpn.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -o $@ vpn.c
+vpn: $(SRCS) offload.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
-tests/fuzz: tests/fuzz.c vpn.c
-	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer $(SAN) -o $@ tests/fuzz.c
+vpn-asan: $(SRCS) offload.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -o $@ $(SRCS)
+
+# libFuzzer targets, each including vpn.c and offload.c: frames, and
+# offloads.
+FUZZERS	 = tests/fuzz-frame tests/fuzz-offload
+
+$(FUZZERS): %: %.c tests/fuzz.h $(SRCS) offload.h
+	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer $(SAN) -o $@ $@.c
 
 # make check: install what the tests need (or say what is missing), build,
 # replay the fuzz corpus, then the suite on ./vpn and, for vpn.c's own
@@ -45,17 +51,24 @@ check:
 	$(SUDO) tests/run.sh ./vpn
 	$(SUDO) env VPN_SANITIZED=1 tests/run.sh ./vpn-asan $(ASAN_TESTS)
 
-# make unit: seconds, no root: every input in tests/corpus once through the
-# real decoders, each checked against the reference checks in tests/fuzz.c.
+# make unit: seconds, no root: every input in tests/corpus/TARGET once
+# through the real code, each checked against the reference checks in
+# tests/fuzz-TARGET.c.
 unit:
 	scripts/deps.sh unit
-	$(MAKE) tests/fuzz
-	tests/fuzz -runs=0 tests/corpus
+	$(MAKE) $(FUZZERS)
+	tests/fuzz-frame -runs=0 tests/corpus/frame
+	tests/fuzz-offload -runs=0 tests/corpus/offload
 
-fuzz: tests/fuzz
-	mkdir -p tests/corpus.new
-	tests/fuzz -max_total_time=$(FUZZTIME) -max_len=70000 -print_final_stats=1 \
-	    tests/corpus.new tests/corpus
+# make fuzz: both targets side by side, FUZZTIME seconds each; what they
+# find new goes to tests/corpus.new/TARGET.
+fuzz: $(FUZZERS)
+	$(MAKE) -j2 --output-sync=target fuzz-frame fuzz-offload
+
+fuzz-frame fuzz-offload: fuzz-%: tests/fuzz-%
+	mkdir -p tests/corpus.new/$*
+	tests/fuzz-$* -max_total_time=$(FUZZTIME) -max_len=70000 \
+	    -print_final_stats=1 tests/corpus.new/$* tests/corpus/$*
 
 bench:
 	scripts/deps.sh bench
@@ -115,6 +128,7 @@ uninstall:
 	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LIBDIR)/vpn $(DESTDIR)$(SYSCONFDIR)/vpn
 
 clean:
-	rm -rf vpn vpn-asan tests/fuzz tests/corpus.new
+	rm -rf vpn vpn-asan $(FUZZERS) tests/corpus.new
 
-.PHONY: all bench check demo fuzz lab lint install uninstall unit clean
+.PHONY: all bench check demo fuzz fuzz-frame fuzz-offload lab lint install \
+	uninstall unit clean

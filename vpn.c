@@ -19,10 +19,6 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>		/* AVX2, for the checksum */
-#endif
-
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "offload.h"
+
 #ifndef VERSION
 #define VERSION		"unknown"
 #endif
@@ -55,30 +53,12 @@
 #define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
 #define PIPE_WANT	(1024 * 1024)	/* pipe size wanted; default 64 KiB */
 #define DGRAM_BUF	(4 * 1024 * 1024) /* UDP socket buffers; ~200 KiB default */
-#define IP4_HLEN	20		/* IPv4 header without options */
-#define IP6_HLEN	40		/* IPv6 fixed header */
-#define TCP_HLEN	20		/* TCP header without options */
-#define IP4_HLEN_MAX	60		/* IHL is 4 bits of 32-bit words */
-#define TCP_HLEN_MAX	60		/* so is TCP's data offset */
-#define TCP_SEQ_OFF	4		/* sequence number's offset */
-#define TCP_DOFF_OFF	12		/* header words, in the high nibble */
-#define TCP_FLAGS_OFF	13		/* flags' offset in the TCP header */
-#define TCP_CSUM_OFF	16		/* checksum's place in the TCP header */
-#define TCP_CWR		0x80		/* congestion window reduced (ECN) */
-#define TCP_ACK		0x10		/* acknowledgment number valid */
-#define TCP_PSH		0x08		/* push: the sender has no more now */
-#define TCP_FIN		0x01		/* the sender's last byte */
-#define IP4_LEN_OFF	2		/* IPv4 total length */
-#define IP4_ID_OFF	4		/* IPv4 identification */
-#define IP4_FRAG_OFF	6		/* IPv4 flags and fragment offset */
-#define IP4_FRAG_MASK	0x3fff		/* more fragments, offset: a fragment */
-#define IP4_PROTO_OFF	9		/* IPv4 protocol */
-#define IP4_CSUM_OFF	10		/* IPv4 header checksum */
-#define IP6_LEN_OFF	4		/* IPv6 payload length */
-#define IP6_NEXT_OFF	6		/* IPv6 next header */
 #define CMSG_ROOM	256		/* ancillary data socat asked for */
 #define UDP_SEGS_MAX	64		/* datagrams a UDP_SEGMENT send cuts */
 #define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
+#define GRO_MAX		64		/* datagrams a UDP_GRO read holds */
+/* The most segments out can hold, however short. */
+#define CUT_MAX		(OUT_MAX / (FRAME_HDR + OFFLOAD_SEG_MIN))
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 #define MTU_REFRESH_MS	1000		/* how stale the device's MTU may be */
 #define GSO_RETRY_MS	10000		/* UDP_SEGMENT refused: one by one */
@@ -126,7 +106,10 @@ struct vpn {
 	int		 gso;		/* -D: stdout sends runs of datagrams */
 	long long	 gso_retry_ms;	/* refused: none until then */
 	int		 gro;		/* -D: stdin reads runs of datagrams */
-	uint8_t		*seg;		/* -D: a super-packet to cut up */
+	int		 cut;		/* -D: cut super-packets to the MTU */
+	uint8_t		*aside;		/* cut: a packet from the device */
+	size_t		*seg_len;	/* cut: its segments' lengths */
+	uint8_t		*joined;	/* -D: segments joined, for tun */
 	int		 verbose;
 	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
 	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
@@ -202,48 +185,50 @@ set_nonblock(int fd, const char *what)
 		err(1, "%s: O_NONBLOCK", what);
 }
 
+static void *
+mem_alloc(size_t size)
+{
+	void *p;
+
+	if ((p = malloc(size)) == NULL)
+		err(1, "malloc");
+	return p;
+}
+
 static void
 buf_init(struct buf *b, size_t cap)
 {
-	if ((b->p = malloc(cap)) == NULL)
-		err(1, "malloc");
+	b->p = mem_alloc(cap);
 	b->off = b->len = 0;
 	b->cap = cap;
 }
 
-/*
- * buf_room(b): free bytes after the data in ${b}.  When fewer than one
- * maximal frame fit there, the data is first moved to the front: rarely,
- * since the buffers hold several frames, and never per packet.
- */
+/* Free bytes after the data in ${b}. */
 static size_t
-buf_room(struct buf *b)
+buf_room(const struct buf *b)
 {
-	if (b->len == 0)
-		b->off = 0;
-	else if (b->cap - b->off - b->len < FRAME_ROOM && b->off > 0) {
-		memmove(b->p, b->p + b->off, b->len);
-		b->off = 0;
-	}
 	return b->cap - b->off - b->len;
 }
 
 /*
- * buf_fits(b, want): has ${b} room for ${want} more bytes, once its data
- * is moved to the front if that is what it takes?
+ * buf_compact(b, want): if fewer than ${want} bytes are free after the
+ * data in ${b}, move the data to the front: rarely, since ${want} is a
+ * read's worth (a maximal frame, or two) and the buffers hold several
+ * frames; never per packet.  An empty buffer starts at the front again.
  */
-static int
-buf_fits(struct buf *b, size_t want)
+static void
+buf_compact(struct buf *b, size_t want)
 {
-	if (buf_room(b) < want && b->off > 0 && b->cap - b->len >= want) {
+	if (b->len == 0)
+		b->off = 0;
+	else if (buf_room(b) < want && b->off > 0) {
 		memmove(b->p, b->p + b->off, b->len);
 		b->off = 0;
 	}
-	return buf_room(b) >= want;
 }
 
 static uint8_t *
-buf_tail(struct buf *b)
+buf_tail(const struct buf *b)
 {
 	return b->p + b->off + b->len;
 }
@@ -275,20 +260,21 @@ frame_error(const uint8_t *pkt, size_t have, size_t len, int tap)
 		    NULL;
 	if (have == 0)
 		return NULL;
-	switch (pkt[0] >> 4) {
+	switch (ip_version(pkt)) {
 	case 4:
 		ihl = (size_t)(pkt[0] & 0xf) * 4;
 		if (len < IP4_HLEN)
 			break;
 		if (ihl < IP4_HLEN || ihl > len ||
-		    (have >= 4 && (size_t)(pkt[2] << 8 | pkt[3]) != len))
+		    (have >= IP4_LEN_OFF + sizeof(uint16_t) &&
+		    be16(pkt + IP4_LEN_OFF) != len))
 			return "not a whole IPv4 packet";
 		return NULL;
 	case 6:
 		if (len < IP6_HLEN)
 			break;
-		if (have >= 6 &&
-		    IP6_HLEN + (size_t)(pkt[4] << 8 | pkt[5]) != len)
+		if (have >= IP6_LEN_OFF + sizeof(uint16_t) &&
+		    IP6_HLEN + be16(pkt + IP6_LEN_OFF) != len)
 			return "not a whole IPv6 packet";
 		return NULL;
 	}
@@ -306,366 +292,8 @@ frame_next(const uint8_t *p, size_t len, size_t *plen)
 	*plen = 0;
 	if (len < FRAME_HDR)
 		return 0;
-	*plen = (size_t)p[0] << 8 | p[1];
+	*plen = be16(p);
 	return len < FRAME_HDR + *plen ? 0 : FRAME_HDR + *plen;
-}
-
-/* Store ${v} at ${p}, in network byte order. */
-static void
-put16(uint8_t *p, size_t v)
-{
-	uint16_t w = htons((uint16_t)v);
-
-	memcpy(p, &w, sizeof(w));
-}
-
-static void
-frame_put_hdr(uint8_t *p, size_t plen)
-{
-	p[0] = (uint8_t)(plen >> 8);
-	p[1] = (uint8_t)plen;
-}
-
-/* -- offloads */
-
-/*
- * In TUN mode the device hands us TCP super-packets of up to 64 KiB, and
- * takes them back whole, each behind a struct virtio_net_hdr: one read()
- * and one write() move what would otherwise take forty.  On the wire they
- * are ordinary IP packets, longer than the MTU, with every checksum
- * complete.  Whatever its own -O, the receiving vpn rebuilds the header
- * that lets its kernel split them again where a next hop needs it, so a
- * forwarded super-packet is never dropped for its size.
- */
-
-/*
- * Add ${p}[0..${len}) to a one's complement sum, in memory order.  It runs
- * over every byte a super-packet carries, so it takes 8 bytes a step into
- * two sums (independent adds): 2^64 is 1 modulo 0xffff, so a carry out of
- * a sum counts 1, and so do the two halves of a sum.
- */
-static uint64_t
-csum_add_scalar(uint64_t sum, const uint8_t *p, size_t len)
-{
-	uint64_t w, a = 0, b = 0, carries = 0;
-	uint32_t w32;
-	uint16_t w16 = 0;
-
-	for (; len >= 2 * sizeof(w); p += 2 * sizeof(w), len -= 2 * sizeof(w)) {
-		memcpy(&w, p, sizeof(w));
-		a += w;
-		carries += a < w;
-		memcpy(&w, p + sizeof(w), sizeof(w));
-		b += w;
-		carries += b < w;
-	}
-	sum += (a & UINT32_MAX) + (a >> 32) + (b & UINT32_MAX) + (b >> 32) +
-	    carries;
-	for (; len >= sizeof(w32); p += sizeof(w32), len -= sizeof(w32)) {
-		memcpy(&w32, p, sizeof(w32));
-		sum += w32;
-	}
-	if (len >= sizeof(w16)) {
-		memcpy(&w16, p, sizeof(w16));
-		sum += w16;
-		p += sizeof(w16);
-		len -= sizeof(w16);
-	}
-	if (len) {
-		w16 = 0;
-		memcpy(&w16, p, 1);
-		sum += w16;
-	}
-	return sum;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-/*
- * The sending vpn is the busiest process of a tunnel, and this sum is its
- * one pass over the data in user space: with AVX2 it takes 64 bytes a
- * step, each 32-bit word into a 64-bit lane (a frame's 16 Ki words cannot
- * fill one), about 2.8 us a 64 KiB super-packet against 7.8 us.
- */
-#define CSUM_VEC	64		/* bytes a vector step */
-
-__attribute__((target("avx2"))) static uint64_t
-csum_add_avx2(uint64_t sum, const uint8_t *p, size_t len)
-{
-	const __m256i zero = _mm256_setzero_si256();
-	__m256i lo = zero, hi = zero, x, y;
-	uint64_t lane[4];
-
-	for (; len >= CSUM_VEC; p += CSUM_VEC, len -= CSUM_VEC) {
-		x = _mm256_loadu_si256((const void *)p);
-		y = _mm256_loadu_si256((const void *)(p + CSUM_VEC / 2));
-		lo = _mm256_add_epi64(lo, _mm256_unpacklo_epi32(x, zero));
-		hi = _mm256_add_epi64(hi, _mm256_unpackhi_epi32(x, zero));
-		lo = _mm256_add_epi64(lo, _mm256_unpacklo_epi32(y, zero));
-		hi = _mm256_add_epi64(hi, _mm256_unpackhi_epi32(y, zero));
-	}
-	_mm256_storeu_si256((void *)lane, _mm256_add_epi64(lo, hi));
-	return sum + lane[0] + lane[1] + lane[2] + lane[3];
-}
-#endif
-
-/* csum_add_scalar(), with whole vector steps first where the CPU has them. */
-static uint64_t
-csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-#ifdef CSUM_VEC
-	size_t n = len - len % CSUM_VEC;	/* even: words stay in step */
-
-	if (n > 0 && __builtin_cpu_supports("avx2")) {
-		sum = csum_add_avx2(sum, p, n);
-		p += n;
-		len -= n;
-	}
-#endif
-	return csum_add_scalar(sum, p, len);
-}
-
-static uint16_t
-csum_fold(uint64_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-/*
- * vnet_csum(pkt, len, h): complete the checksum the kernel left partial
- * in ${pkt}, as ${h} describes.  Returns 0 if ${h} points outside the
- * packet.
- */
-static int
-vnet_csum(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h)
-{
-	size_t start = h->csum_start, at = start + h->csum_offset;
-	uint16_t sum;
-
-	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-		return 1;
-	if (start >= len || at + sizeof(sum) > len)
-		return 0;
-	sum = (uint16_t)~csum_fold(csum_add(0, pkt + start, len - start));
-	if (sum == 0)
-		sum = 0xffff;	/* UDP's "no checksum" is 0; TCP reads both */
-	memcpy(pkt + at, &sum, sizeof(sum));
-	return 1;
-}
-
-/* The TCP pseudo-header's sum: addresses, protocol, TCP length. */
-static uint64_t
-tcp_pseudo(const uint8_t *pkt, int v6, size_t tcplen)
-{
-	uint64_t sum;
-	uint16_t word;
-
-	sum = v6 ? csum_add(0, pkt + 8, 32) : csum_add(0, pkt + 12, 8);
-	word = htons(IPPROTO_TCP);
-	sum += word;
-	word = htons((uint16_t)tcplen);
-	return sum + word;
-}
-
-/* The IP header's length, and whether it carries TCP, not in fragments. */
-static size_t
-ip_tcp(const uint8_t *pkt, int *tcp)
-{
-	if (pkt[0] >> 4 == 6) {
-		*tcp = pkt[IP6_NEXT_OFF] == IPPROTO_TCP;
-		return IP6_HLEN;
-	}
-	*tcp = pkt[IP4_PROTO_OFF] == IPPROTO_TCP &&
-	    !((pkt[IP4_FRAG_OFF] << 8 | pkt[IP4_FRAG_OFF + 1]) & IP4_FRAG_MASK);
-	return (size_t)(pkt[0] & 0xf) * 4;
-}
-
-/*
- * ip_set_len(p, iphl, len): make ${len} the length of the IP packet ${p},
- * whose headers take ${iphl} bytes: in its header, and so in IPv4's
- * header checksum.
- */
-static void
-ip_set_len(uint8_t *p, size_t iphl, size_t len)
-{
-	uint16_t word;
-
-	if (p[0] >> 4 == 6) {
-		put16(p + IP6_LEN_OFF, len - IP6_HLEN);
-		return;
-	}
-	put16(p + IP4_LEN_OFF, len);
-	memset(p + IP4_CSUM_OFF, 0, sizeof(word));
-	word = (uint16_t)~csum_fold(csum_add(0, p, iphl));
-	memcpy(p + IP4_CSUM_OFF, &word, sizeof(word));
-}
-
-/* The length of the TCP header at ${tcp}, as its data offset says. */
-static size_t
-tcp_hlen(const uint8_t *tcp)
-{
-	return (size_t)(tcp[TCP_DOFF_OFF] >> 4) * 4;
-}
-
-/*
- * vnet_hdr(pkt, len, mtu, h): the header under which the device takes
- * ${pkt}, a whole packet that frame_error() passed.  A TCP packet longer
- * than ${mtu} becomes a super-packet the kernel may split into segments
- * that fit: its checksum is made partial again, as the kernel wants it.
- * Anything else goes as it is.
- */
-static void
-vnet_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
-{
-	size_t iphl, thl;
-	uint16_t word;
-	int v6 = pkt[0] >> 4 == 6, tcp;
-
-	memset(h, 0, sizeof(*h));
-	if (len <= mtu)
-		return;
-	iphl = ip_tcp(pkt, &tcp);
-	if (!tcp || len < iphl + TCP_HLEN)
-		return;
-	thl = tcp_hlen(pkt + iphl);
-	if (thl < TCP_HLEN || len < iphl + thl || mtu <= iphl + thl)
-		return;
-
-	word = csum_fold(tcp_pseudo(pkt, v6, len - iphl));
-	memcpy(pkt + iphl + TCP_CSUM_OFF, &word, sizeof(word));
-
-	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-	if (pkt[iphl + TCP_FLAGS_OFF] & TCP_CWR)
-		h->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
-	h->hdr_len = (uint16_t)(iphl + thl);
-	h->gso_size = (uint16_t)(mtu - iphl - thl);
-	h->csum_start = (uint16_t)iphl;
-	h->csum_offset = TCP_CSUM_OFF;
-}
-
-/*
- * Joining TCP segments: a run of datagrams read at once (UDP_GRO) holds,
- * in bulk transfers, the segments one super-packet was cut into.  Given to
- * the device as one packet again, they cross the stack above it once.
- */
-
-/* Is the TCP packet ${p} of ${len} bytes, its TCP header at ${th}, intact? */
-static int
-tcp_csum_ok(const uint8_t *p, size_t len, size_t th, int v6)
-{
-	if (!v6 && csum_fold(csum_add(0, p, th)) != 0xffff)
-		return 0;
-	return csum_fold(csum_add(tcp_pseudo(p, v6, len - th), p + th,
-	    len - th)) == 0xffff;
-}
-
-/* Zero the header fields that change from one TCP segment to the next. */
-static void
-tcp_hdr_blank(uint8_t *h, size_t th, int v6)
-{
-	if (v6)
-		memset(h + IP6_LEN_OFF, 0, sizeof(uint16_t));
-	else {
-		memset(h + IP4_LEN_OFF, 0, sizeof(uint16_t));
-		memset(h + IP4_ID_OFF, 0, sizeof(uint16_t));
-		memset(h + IP4_CSUM_OFF, 0, sizeof(uint16_t));
-	}
-	memset(h + th + TCP_SEQ_OFF, 0, sizeof(uint32_t));
-	h[th + TCP_FLAGS_OFF] = 0;
-	memset(h + th + TCP_CSUM_OFF, 0, sizeof(uint16_t));
-}
-
-/*
- * tcp_join_start(p, len, &th, &hl): may the datagram ${p} start a join: a
- * whole TCP segment with payload and an ACK alone (maybe CWR), in IPv4
- * without options, as the kernel's GRO wants, or IPv6 without extension
- * headers?  The TCP header's offset goes to ${th}, the headers' length to
- * ${hl}.  Checksums are left to the caller: they cost the most.
- */
-static int
-tcp_join_start(const uint8_t *p, size_t len, size_t *th, size_t *hl)
-{
-	int tcp;
-
-	if (len < IP4_HLEN || frame_error(p, len, len, 0))
-		return 0;
-	*th = ip_tcp(p, &tcp);
-	if (!tcp || *th + TCP_HLEN >= len ||
-	    (p[0] >> 4 == 4 && *th != IP4_HLEN))
-		return 0;
-	*hl = *th + tcp_hlen(p + *th);
-	return *hl >= *th + TCP_HLEN && *hl < len &&
-	    (p[*th + TCP_FLAGS_OFF] & ~TCP_CWR) == TCP_ACK;
-}
-
-/*
- * tcp_joins(p, q, qlen, th, hl, seq): may the datagram ${q} follow ${p},
- * whose checks tcp_join_start() passed: the same stream and headers, the
- * sequence number ${seq} (network order), an ACK alone or with PSH, and
- * every checksum right?
- */
-static int
-tcp_joins(const uint8_t *p, const uint8_t *q, size_t qlen, size_t th,
-    size_t hl, uint32_t seq)
-{
-	uint8_t a[IP4_HLEN_MAX + TCP_HLEN_MAX], b[sizeof(a)];
-	int v6 = p[0] >> 4 == 6;
-
-	if (qlen <= hl || frame_error(q, qlen, qlen, 0) || q[0] != p[0] ||
-	    tcp_hlen(q + th) != hl - th ||
-	    memcmp(q + th + TCP_SEQ_OFF, &seq, sizeof(seq)) ||
-	    (q[th + TCP_FLAGS_OFF] & ~TCP_PSH) != TCP_ACK)
-		return 0;
-	memcpy(a, p, hl);
-	memcpy(b, q, hl);
-	tcp_hdr_blank(a, th, v6);
-	tcp_hdr_blank(b, th, v6);
-	return memcmp(a, b, hl) == 0 && tcp_csum_ok(q, qlen, th, v6);
-}
-
-/*
- * tcp_merge(p, len, seg, &used): a run of datagrams at ${p}, ${len} bytes in
- * all and ${seg} each but maybe the last, may begin with segments of one
- * TCP stream in order.  Join those into one packet at ${p}, as the kernel's
- * GRO would: its length is returned, 0 if fewer than two joined; ${used} is
- * the bytes of the run taken.  Its TCP checksum is the first segment's:
- * tun_write() has the device fill it in, as for any packet longer than the
- * size given there, here ${seg}.
- */
-static size_t
-tcp_merge(uint8_t *p, size_t len, size_t seg, size_t *used)
-{
-	size_t th, hl, at, qlen;
-	uint32_t seq;
-	uint8_t *q, psh;
-
-	*used = len < seg ? len : seg;
-	if (len <= seg || !tcp_join_start(p, seg, &th, &hl) ||
-	    !tcp_csum_ok(p, seg, th, p[0] >> 4 == 6))
-		return 0;
-	memcpy(&seq, p + th + TCP_SEQ_OFF, sizeof(seq));
-	for (at = seg; *used < len; ) {
-		q = p + *used;
-		qlen = len - *used < seg ? len - *used : seg;
-		seq = htonl(ntohl(seq) + (uint32_t)(seg - hl));
-		if (at + qlen - hl > FRAME_MAX ||
-		    !tcp_joins(p, q, qlen, th, hl, seq))
-			break;
-		psh = q[th + TCP_FLAGS_OFF] & TCP_PSH;
-		/* Left of q, over headers no longer needed: q's own, too. */
-		memmove(p + at, q + hl, qlen - hl);
-		at += qlen - hl;
-		*used += qlen;
-		p[th + TCP_FLAGS_OFF] |= psh;
-		if (psh || qlen < seg)
-			break;
-	}
-	if (at == seg)
-		return 0;
-	ip_set_len(p, th, at);
-	return at;
 }
 
 /* -- device */
@@ -722,15 +350,15 @@ tun_mtu(struct vpn *v)
 }
 
 /*
- * tun_write(v, pkt, len, cut): give one packet to the device in one write;
- * a TCP packet longer than ${cut} (0: the device's MTU) it may cut into
+ * tun_write(v, pkt, len, mtu): give one packet to the device in one write;
+ * a TCP packet longer than ${mtu} (0: the device's MTU) it may cut into
  * packets of that size.
  * Returns 0 if the device cannot take it now (EAGAIN), else 1: written or
  * dropped.  A device that is down, or refuses this packet, loses only the
  * packet, as a router's queue would; a device that is gone ends us.
  */
 static int
-tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t cut)
+tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t mtu)
 {
 	struct virtio_net_hdr h;
 	struct iovec iov[2] = {
@@ -740,7 +368,10 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t cut)
 	ssize_t n;
 
 	if (v->vnet) {
-		vnet_hdr(pkt, len, cut ? cut : tun_mtu(v), &h);
+		if (!offload_hdr(pkt, len, mtu ? mtu : tun_mtu(v), &h)) {
+			v->st.rx_invalid++;
+			return 1;
+		}
 		n = writev(v->tun, iov, 2);
 	} else
 		n = write(v->tun, pkt, len);
@@ -819,8 +450,7 @@ in_decode(struct vpn *v)
 	if ((why = frames_to_tun(v))) {
 		f = v->in.p + v->in.off;
 		errx(1, "stdin: frame at byte %llu is %s (length %zu); "
-		    "is the peer a vpn?", v->inpos, why,
-		    (size_t)(f[0] << 8 | f[1]));
+		    "is the peer a vpn?", v->inpos, why, be16(f));
 	}
 	if (v->eof && !v->tun_blocked && v->in.len > 0)
 		errx(1, "stdin: truncated frame at byte %llu (stream ends "
@@ -888,46 +518,68 @@ dgram_recv(struct vpn *v, size_t *seg)
 }
 
 /*
- * dgram_run_to_tun(v, p, len, seg, &used): give the device the first
- * packet of a run of datagrams, or the first few joined if they can be.
+ * joined_to_tun(v, dg, n): give the device the first of the datagrams
+ * ${dg}[0..${n}), or the first few joined if they can be.  Returns how
+ * many it took.
+ */
+static size_t
+joined_to_tun(struct vpn *v, const struct iovec *dg, size_t n)
+{
+	unsigned long long dropped = v->st.rx_dropped;
+	size_t plen, took, bytes, i;
+
+	if (!v->offload ||
+	    (plen = offload_join(dg, n, v->joined, FRAME_MAX, &took)) == 0) {
+		dgram_to_tun(v, dg[0].iov_base, dg[0].iov_len);
+		return 1;
+	}
+	if (!tun_write(v, v->joined, plen, dg[0].iov_len))
+		v->st.rx_dropped++;	/* no queue for datagrams */
+	/* Count the packets that came, as the sender counted them. */
+	for (bytes = i = 0; i < took; i++)
+		bytes += dg[i].iov_len;
+	if (v->st.rx_dropped != dropped)
+		v->st.rx_dropped += took - 1;
+	else {
+		v->st.rx_packets += took - 1;
+		v->st.rx_bytes += bytes - plen;
+	}
+	return took;
+}
+
+/*
+ * gro_to_tun(v, p, len, seg): give the device a run of datagrams read at
+ * once, ${seg} bytes each but maybe the last, as ${p}[0..${len}).
  */
 static void
-dgram_run_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg,
-    size_t *used)
+gro_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg)
 {
-	unsigned long long dropped = v->st.rx_dropped, k;
-	size_t plen;
+	struct iovec dg[GRO_MAX];
+	size_t off, at, n, i;
 
-	if (!v->offload || (plen = tcp_merge(p, len, seg, used)) == 0) {
-		*used = len < seg ? len : seg;
-		dgram_to_tun(v, p, *used);
-		return;
-	}
-	/* Count the packets that came, as the sender counted them. */
-	k = (*used + seg - 1) / seg;
-	if (!tun_write(v, p, plen, seg))
-		v->st.rx_dropped++;	/* no queue for datagrams */
-	if (v->st.rx_dropped != dropped)
-		v->st.rx_dropped += k - 1;
-	else {
-		v->st.rx_packets += k - 1;
-		v->st.rx_bytes += *used - plen;
+	for (off = 0; off < len; off += n * seg) {
+		for (n = 0; n < GRO_MAX && (at = off + n * seg) < len; n++) {
+			dg[n].iov_base = p + at;
+			dg[n].iov_len = len - at < seg ? len - at : seg;
+		}
+		for (i = 0; i < n; )
+			i += joined_to_tun(v, dg + i, n - i);
 	}
 }
 
-/* Read datagrams, give each to the device; returns 0 at EOF. */
-static int
+/* Read datagrams, give each to the device; at EOF, set v->eof. */
+static void
 stdin_read_dgram(struct vpn *v)
 {
 	ssize_t n;
-	size_t off, seg, used;
+	size_t seg;
 	int i;
 
 	for (i = 0; i < READ_BATCH; i++) {
 		n = dgram_recv(v, &seg);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
-				return 1;
+				return;
 			if (errno == ECONNREFUSED)	/* peer not up yet */
 				continue;
 			err(1, "stdin");
@@ -935,119 +587,51 @@ stdin_read_dgram(struct vpn *v)
 		v->last_rx_ms = v->now_ms;
 		if (n == 0 && v->dgram_eof) {
 			v->eof = 1;
-			return 0;
+			return;
 		}
 		if (n == 0)
 			dgram_to_tun(v, v->in.p, 0);	/* a keepalive */
-		for (off = 0; off < (size_t)n; off += used)
-			dgram_run_to_tun(v, v->in.p + off, (size_t)n - off, seg,
-			    &used);
+		gro_to_tun(v, v->in.p, (size_t)n, seg);
 	}
-	return 1;
 }
 
-/* Read what stdin has and give each whole frame to the device; 0 at EOF. */
-static int
+/*
+ * Read what stdin has and give each whole frame to the device; at EOF,
+ * set v->eof: the loop ends once the frames held have reached the device.
+ */
+static void
 stdin_read(struct vpn *v)
 {
+	size_t room;
 	ssize_t n;
 
-	if (v->dgram)
-		return stdin_read_dgram(v);
-	n = read(STDIN_FILENO, buf_tail(&v->in), buf_room(&v->in));
+	if (v->dgram) {
+		stdin_read_dgram(v);
+		return;
+	}
+	room = buf_room(&v->in);
+	n = read(STDIN_FILENO, buf_tail(&v->in), room);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
-			return 1;
+			return;
 		err(1, "stdin");
 	}
-	if (n == 0) {
+	if (n == 0)
 		v->eof = 1;
-		in_decode(v);	/* only to report a truncated frame */
-		return 0;
+	else {
+		v->last_rx_ms = v->now_ms;
+		v->in.len += (size_t)n;
 	}
-	v->last_rx_ms = v->now_ms;
-	v->in.len += (size_t)n;
-	in_decode(v);
-	return 1;
+	in_decode(v);	/* at EOF, only to report a truncated frame */
 }
 
 /* Queue a packet just read from the device, or a keepalive, as a frame. */
 static void
 frame_queue(struct vpn *v, size_t plen)
 {
-	frame_put_hdr(buf_tail(&v->out), plen);
+	put16(buf_tail(&v->out), plen);
 	v->out.len += FRAME_HDR + plen;
 	v->last_tx_ms = v->now_ms;
-}
-
-/*
- * tcp_seg_hdr(q, th, hl, plen, i, off, last): turn the super-packet's
- * headers, copied to ${q}, into those of its segment ${i}, which carries
- * ${plen} bytes from ${off} into its payload, the last if ${last}, as the
- * kernel's own segmentation would; then complete its checksums.
- */
-static void
-tcp_seg_hdr(uint8_t *q, size_t th, size_t hl, size_t plen, size_t i,
-    size_t off, int last)
-{
-	uint32_t seq;
-	uint16_t word;
-	int v6 = q[0] >> 4 == 6;
-
-	if (!v6) {
-		memcpy(&word, q + IP4_ID_OFF, sizeof(word));
-		put16(q + IP4_ID_OFF, ntohs(word) + i);
-	}
-	ip_set_len(q, th, hl + plen);
-	memcpy(&seq, q + th + TCP_SEQ_OFF, sizeof(seq));
-	seq = htonl(ntohl(seq) + (uint32_t)off);
-	memcpy(q + th + TCP_SEQ_OFF, &seq, sizeof(seq));
-	if (i > 0)
-		q[th + TCP_FLAGS_OFF] &= (uint8_t)~TCP_CWR;
-	if (!last)
-		q[th + TCP_FLAGS_OFF] &= (uint8_t)~(TCP_PSH | TCP_FIN);
-	memset(q + th + TCP_CSUM_OFF, 0, sizeof(word));
-	word = (uint16_t)~csum_fold(csum_add(tcp_pseudo(q, v6, hl - th + plen),
-	    q + th, hl - th + plen));
-	memcpy(q + th + TCP_CSUM_OFF, &word, sizeof(word));
-}
-
-/*
- * tcp_segment(v, p, len, h): cut the TCP super-packet ${p} into the packets
- * the kernel would have sent without offloads, h->gso_size bytes of payload
- * each, and queue each as a frame.  A stream carries a super-packet whole;
- * a datagram must fit the path.  Returns 0, and queues nothing, if ${h}
- * makes no sense for ${p}, or if the segments do not fit in out: only with
- * an MSS of a few dozen bytes, which leaves out too little room (then -1).
- */
-static int
-tcp_segment(struct vpn *v, const uint8_t *p, size_t len,
-    const struct virtio_net_hdr *h)
-{
-	size_t th = h->csum_start, hl, mss = h->gso_size, off, plen, i;
-	uint8_t *q;
-	int v6 = p[0] >> 4 == 6, tcp;
-
-	if ((h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) !=
-	    (v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4) ||
-	    len < IP6_HLEN || th + TCP_HLEN > len ||
-	    (v6 ? th < IP6_HLEN : th != ip_tcp(p, &tcp) || !tcp))
-		return 0;
-	hl = th + tcp_hlen(p + th);
-	if (hl < th + TCP_HLEN || hl >= len || mss == 0)
-		return 0;
-	if (len - hl + (len - hl + mss - 1) / mss * (FRAME_HDR + hl) >
-	    buf_room(&v->out))
-		return -1;
-	for (off = i = 0; off < len - hl; off += plen, i++) {
-		plen = len - hl - off < mss ? len - hl - off : mss;
-		q = buf_tail(&v->out) + FRAME_HDR;
-		memcpy(q, p, hl);
-		memcpy(q + hl, p + hl + off, plen);
-		tcp_seg_hdr(q, th, hl, plen, i, off, off + plen == len - hl);
-		frame_queue(v, hl + plen);
-	}
-	return 1;
 }
 
 /*
@@ -1081,15 +665,41 @@ tun_packet(struct vpn *v, uint8_t *p, struct virtio_net_hdr *h)
 }
 
 /*
- * Has out room for what one read from the device may become?  A frame; or
- * in datagram mode, a super-packet cut into segments, each with headers of
- * its own: at most twice its size, unless the MSS is under about 120 bytes
- * (then tcp_segment() drops it).
+ * What one read from the device may become in out: a frame; or, to be
+ * cut, a super-packet cut into segments, each with headers of its own: at
+ * most twice its size, unless the MSS is under about 120 bytes (then
+ * offload_cut() finds no room, and it is dropped).
  */
-static int
-tun_room(struct vpn *v)
+static size_t
+tun_want(const struct vpn *v)
 {
-	return buf_fits(&v->out, (v->seg ? 2 : 1) * FRAME_ROOM);
+	return (v->cut ? 2 : 1) * FRAME_ROOM;
+}
+
+/* Has out room for what one read from the device may become? */
+static int
+tun_room(const struct vpn *v)
+{
+	return buf_room(&v->out) >= tun_want(v);
+}
+
+/*
+ * Queue as frames the packets that the packet v->aside from the device,
+ * ${len} bytes behind the header ${h}, is cut into.
+ */
+static void
+tun_cut(struct vpn *v, const struct virtio_net_hdr *h, size_t len)
+{
+	int n, i;
+
+	n = offload_cut(v->aside, len, h, buf_tail(&v->out), buf_room(&v->out),
+	    FRAME_HDR, v->seg_len, CUT_MAX);
+	if (n == OFFLOAD_INVALID)
+		v->st.tx_invalid++;
+	else if (n == OFFLOAD_NOROOM)
+		v->st.tx_dropped++;
+	for (i = 0; i < n; i++)
+		frame_queue(v, v->seg_len[i]);
 }
 
 /*
@@ -1105,44 +715,33 @@ tun_read(struct vpn *v)
 	int i;
 
 	memset(&h, 0, sizeof(h));
-	for (i = 0; i < READ_BATCH && tun_room(v); i++) {
-		p = v->seg ? v->seg : buf_tail(&v->out) + FRAME_HDR;
+	for (i = 0; i < READ_BATCH; i++) {
+		buf_compact(&v->out, tun_want(v));
+		if (!tun_room(v))
+			return;
+		p = v->cut ? v->aside : buf_tail(&v->out) + FRAME_HDR;
 		if ((n = tun_packet(v, p, &h)) == 0)
 			return;
-		if (n > 0 && v->seg && h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-			switch (tcp_segment(v, p, (size_t)n, &h)) {
-			case 0:
-				v->st.tx_invalid++;
-				break;
-			case -1:
-				v->st.tx_dropped++;
-				break;
-			}
-			continue;
-		}
-		if (n == -1) {
+		if (n == -1)
 			v->st.tx_dropped++;	/* longer than a frame */
-			continue;
-		}
-		if (v->vnet && !vnet_csum(p, (size_t)n, &h)) {
+		else if (v->cut)
+			tun_cut(v, &h, (size_t)n);
+		else if (v->vnet && !offload_csum(p, (size_t)n, &h))
 			v->st.tx_invalid++;	/* a header making no sense */
-			continue;
-		}
-		if (v->seg)
-			memcpy(buf_tail(&v->out) + FRAME_HDR, p, (size_t)n);
-		frame_queue(v, (size_t)n);
+		else
+			frame_queue(v, (size_t)n);
 	}
 }
 
 /*
- * dgram_run(v, iov, &bytes): the frames at the head of out that one send
+ * gso_batch(v, iov, &bytes): the frames at the head of out that one send
  * can carry as datagrams, each in an iov: with UDP_SEGMENT, a run of
  * packets of one length and maybe a shorter last one (as a super-packet
  * cut up makes), else one.  Returns how many, 0 for none; their frames
  * take ${bytes} of out.
  */
 static size_t
-dgram_run(const struct vpn *v, struct iovec *iov, size_t *bytes)
+gso_batch(const struct vpn *v, struct iovec *iov, size_t *bytes)
 {
 	const uint8_t *f = v->out.p + v->out.off;
 	size_t k = 0, flen, plen, seg = 0, sum = 0, max = 1;
@@ -1221,10 +820,12 @@ stdout_flush_dgram(struct vpn *v)
 	struct iovec iov[UDP_SEGS_MAX];
 	size_t k, bytes;
 
-	while ((k = dgram_run(v, iov, &bytes)) > 0) {
+	while ((k = gso_batch(v, iov, &bytes)) > 0) {
 		if (dgram_send(iov, k) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return !(v->out_blocked = 1);
+			if (errno == EAGAIN || errno == EINTR) {
+				v->out_blocked = 1;
+				return 0;
+			}
 			if (k > 1 && (errno == EINVAL || errno == EIO ||
 			    errno == EMSGSIZE || errno == EOPNOTSUPP)) {
 				if (v->gso_retry_ms == 0)
@@ -1258,7 +859,7 @@ out_sent(struct vpn *v, size_t n)
 
 	while (n > 0) {
 		if (v->out_left == 0) {
-			v->out_plen = (size_t)p[0] << 8 | p[1];
+			v->out_plen = be16(p);
 			v->out_left = FRAME_HDR + v->out_plen;
 		}
 		step = n < v->out_left ? n : v->out_left;
@@ -1287,8 +888,10 @@ stdout_flush(struct vpn *v)
 	while (v->out.len > 0) {
 		n = write(STDOUT_FILENO, v->out.p + v->out.off, v->out.len);
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return !(v->out_blocked = 1);
+			if (errno == EAGAIN || errno == EINTR) {
+				v->out_blocked = 1;
+				return 0;
+			}
 			err(1, "stdout");
 		}
 		out_sent(v, (size_t)n);
@@ -1409,7 +1012,8 @@ timers_check(struct vpn *v)
 	if (v->silent_ms && v->now_ms - v->last_rx_ms >= v->silent_ms)
 		errx(1, "peer silent for %lld s", v->silent_ms / MS_PER_S);
 	if (keepalive_on(v) && v->now_ms - v->last_tx_ms >= v->keepalive_ms) {
-		(void)buf_room(&v->out);	/* empty: back to its start */
+		/* out is empty here: it starts at its front again. */
+		buf_compact(&v->out, FRAME_HDR);
 		frame_queue(v, 0);
 	}
 }
@@ -1469,6 +1073,9 @@ loop(struct vpn *v, const sigset_t *waitmask)
 
 	v->last_tx_ms = v->last_rx_ms = v->now_ms = now_ms();
 	while (!quit && !(v->eof && v->in.len == 0)) {
+		/* Room for a read's worth, where the data has moved on. */
+		buf_compact(&v->in, FRAME_ROOM);
+		buf_compact(&v->out, tun_want(v));
 		/* Ask only for what we have room for: this is backpressure. */
 		pfd[P_TUN].events = (tun_room(v) ? POLLIN : 0) |
 		    (v->tun_blocked ? POLLOUT : 0);
@@ -1679,6 +1286,30 @@ tcp_nodelay(int fd)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+/* The buffers ${v}'s mode needs: in and out, and the offloads' own. */
+static void
+bufs_alloc(struct vpn *v)
+{
+	buf_init(&v->in, v->dgram ? FRAME_MAX + 1 : IN_MAX);
+	buf_init(&v->out, OUT_MAX);
+	if (v->cut) {
+		v->aside = mem_alloc(FRAME_MAX + 1);
+		v->seg_len = mem_alloc(CUT_MAX * sizeof(*v->seg_len));
+	}
+	if (v->dgram && v->offload)
+		v->joined = mem_alloc(FRAME_MAX);
+}
+
+static void
+bufs_free(struct vpn *v)
+{
+	free(v->in.p);
+	free(v->out.p);
+	free(v->aside);
+	free(v->seg_len);
+	free(v->joined);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1697,6 +1328,7 @@ main(int argc, char *argv[])
 	v.dgram = stdin_is_dgram(&v.dgram_eof) || v.dgram;
 	v.vnet = !v.tap;
 	v.offload = v.offload && v.vnet;
+	v.cut = v.dgram && v.offload;	/* a datagram must fit the path */
 	pw = v.user ? user_lookup(v.user) : NULL;
 	if (v.dgram)
 		dgram_setup(&v);	/* before -u: SO_RCVBUFFORCE: root */
@@ -1715,10 +1347,7 @@ main(int argc, char *argv[])
 		    v.offload ? ", offloads" : "", v.gso ? ", UDP GSO" : "",
 		    v.gro ? ", UDP GRO" : "");
 
-	buf_init(&v.in, v.dgram ? FRAME_MAX + 1 : IN_MAX);
-	if (v.dgram && v.offload && (v.seg = malloc(FRAME_MAX + 1)) == NULL)
-		err(1, "malloc");
-	buf_init(&v.out, OUT_MAX);
+	bufs_alloc(&v);
 	if (atexit(fl_restore) != 0)
 		errx(1, "atexit");
 	set_nonblock(v.tun, v.ifname);
@@ -1733,9 +1362,7 @@ main(int argc, char *argv[])
 	loop(&v, &waitmask);
 	if (v.verbose)
 		stats_print(&v);
-	free(v.in.p);
-	free(v.out.p);
-	free(v.seg);
+	bufs_free(&v);
 	if (close(v.tun) == -1)
 		err(1, "%s: close", v.ifname);
 	return 0;

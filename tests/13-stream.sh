@@ -11,8 +11,7 @@ ns_add "$ns"
 ip -n "$ns" tuntap add dev tv0 mode tun
 tun_up "$ns" tv0 10.9.0.1/24
 
-# run_vpn FILE: feed FILE's bytes to vpn, holding stdin open until the
-# replies are out; leaves the counters line in $TMP/err.
+# replies: how many echo replies vpn has written to $TMP/out so far.
 replies() { frames_in "$TMP/out" | grep -cE '^45.{16}01.{20}00' || true; }
 at_least() { (($(replies) >= $1)); }	# at_least N: N echo replies out
 

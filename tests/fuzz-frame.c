@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/fuzz-frame.c - libFuzzer target for the frame decoder and the
+ * packet check: frames_to_tun() fed as stdin_read() feeds it, the stream
+ * whole and split, and dgram_to_tun() on the same bytes as one datagram.
+ *
+ * Input: byte 0 bit 0 is -a (TAP), bit 1 is -O (no offloads; TUN only),
+ * bits 2-7 are n for a device MTU of 68 + 24n; byte 1, b, bounds the chunk
+ * sizes (1 to (b + 1)^2 bytes); the rest is the stream from the peer.
+ * tests/corpus.sh writes the seeds in tests/corpus/frame/.
+ */
+
+#include "fuzz.h"
+
+#define IN_HDR		2	/* bytes of input that are not the stream */
+
+struct run {
+	const char		*why;	/* frames_to_tun's verdict, or NULL */
+	unsigned long long	 inpos;	/* bytes given to the device */
+	size_t			 held;	/* bytes held after inpos */
+	struct stats		 st;
+};
+
+/* The next chunk size, 1 to max, from a generator seeded by the input. */
+static size_t
+chunk_next(uint32_t *state, size_t max)
+{
+	*state = *state * 1103515245 + 12345;
+	return 1 + (*state >> 16) % max;
+}
+
+/*
+ * feed(p, len, m, cap, max): give ${p} to frames_to_tun in chunks of 1 to
+ * ${max} bytes (0: as many as fit), each appended as stdin_read() appends a
+ * read, and stop at the first bad frame.  Checks the bookkeeping after
+ * every chunk.
+ */
+static struct run
+feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
+    size_t max)
+{
+	struct vpn v;
+	struct run r;
+	uint32_t state = (uint32_t)max;
+	size_t fed = 0, n, room, flen, plen;
+
+	vpn_new(&v, m, cap);
+	r.why = NULL;
+	while (fed < len && r.why == NULL) {
+		buf_compact(&v.in, FRAME_ROOM);		/* as the loop does */
+		room = buf_room(&v.in);
+		assert(room > 0);	/* else the loop stops polling stdin */
+		n = max ? chunk_next(&state, max) : room;
+		n = n < room ? n : room;
+		n = n < len - fed ? n : len - fed;
+		memcpy(buf_tail(&v.in), p + fed, n);
+		v.in.len += n;
+		fed += n;
+		r.why = frames_to_tun(&v);
+		assert(v.inpos + v.in.len == fed);
+		assert(v.in.off + v.in.len <= v.in.cap);
+		assert(memcmp(v.in.p + v.in.off, p + v.inpos, v.in.len) == 0);
+		/* Whole frames never wait: /dev/null takes every write. */
+		flen = frame_next(v.in.p + v.in.off, v.in.len, &plen);
+		assert(r.why != NULL || flen == 0);
+	}
+	r.inpos = v.inpos;
+	r.held = v.in.len;
+	r.st = v.st;
+	vpn_free(&v);
+	return r;
+}
+
+/*
+ * The bytes before r->inpos are whole frames, each keepalive or a packet
+ * that frame_error() passes, and the counters say so; a verdict names a
+ * frame that frame_error() refuses on the bytes it had.
+ */
+static void
+run_check(const struct run *r, const uint8_t *p, size_t len, int tap)
+{
+	unsigned long long pkts = 0, bytes = 0, ka = 0;
+	size_t pos = 0, plen, have;
+
+	while (pos < r->inpos) {
+		assert(r->inpos - pos >= FRAME_HDR);
+		plen = (size_t)p[pos] << 8 | p[pos + 1];
+		assert(r->inpos - pos - FRAME_HDR >= plen);
+		if (plen == 0)
+			ka++;
+		else {
+			assert(frame_error(p + pos + FRAME_HDR, plen, plen,
+			    tap) == NULL);
+			pkts++;
+			bytes += plen;
+		}
+		pos += FRAME_HDR + plen;
+	}
+	assert(pos == r->inpos);
+	assert(r->st.rx_packets == pkts && r->st.rx_bytes == bytes);
+	assert(r->st.keepalives_rx == ka && r->st.rx_dropped == 0);
+	if (r->why == NULL) {
+		assert(r->inpos + r->held == len);
+		return;
+	}
+	assert(len - pos > FRAME_HDR);
+	plen = (size_t)p[pos] << 8 | p[pos + 1];
+	have = len - pos - FRAME_HDR < plen ? len - pos - FRAME_HDR : plen;
+	assert(plen > 0 && frame_error(p + pos + FRAME_HDR, have, plen, tap));
+}
+
+/*
+ * Once frame_error() refuses a packet from its first bytes, more bytes never
+ * make it acceptable; else a stream split differently would be judged
+ * differently.
+ */
+static void
+frame_error_monotone(const uint8_t *p, size_t len, int tap)
+{
+	size_t have;
+	int bad = 0;
+
+	for (have = 0; have <= len; have++) {
+		if (frame_error(p, have, len, tap))
+			bad = 1;
+		else
+			assert(!bad);
+	}
+}
+
+/* The same bytes as one datagram: exactly one counter moves, rightly. */
+static void
+dgram_check(const uint8_t *p, size_t len, const struct mode *m)
+{
+	struct vpn v;
+	uint8_t *copy;
+	int ok, tap = m->tap;
+
+	vpn_new(&v, m, FRAME_MAX + 1);
+	v.dgram = 1;
+	v.st.rx_invalid = 1;	/* warnx speaks of the first only: stay quiet */
+	if ((copy = malloc(len + 1)) == NULL)	/* offloads write in packets */
+		err(1, "malloc");
+	memcpy(copy, p, len);
+	dgram_to_tun(&v, copy, len);
+	free(copy);
+	ok = len > 0 && len <= FRAME_MAX &&
+	    frame_error(p, len, len, tap) == NULL;
+	assert(v.st.keepalives_rx == (len == 0));
+	assert(v.st.rx_packets == (unsigned long long)ok);
+	assert(v.st.rx_bytes == (ok ? len : 0));
+	assert(v.st.rx_invalid == 1 + (unsigned long long)(len > 0 && !ok));
+	assert(v.st.rx_dropped == 0);
+	if (len <= FRAME_MAX)
+		frame_error_monotone(p, len, tap);
+	vpn_free(&v);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct run whole, split;
+	struct mode m;
+	const uint8_t *p = data + IN_HDR;
+	size_t len, max;
+
+	if (size < IN_HDR)
+		return 0;
+	m.tap = data[0] & 1;
+	m.offload = !m.tap && !(data[0] & 2);
+	m.mtu = mtu_pick(data[0]);
+	max = ((size_t)data[1] + 1) * ((size_t)data[1] + 1);
+	len = size - IN_HDR;
+
+	/* As the program reads: a buffer of IN_MAX, reads as big as fit. */
+	whole = feed(p, len, &m, IN_MAX, 0);
+	run_check(&whole, p, len, m.tap);
+	/* Small reads into the smallest buffer, so it compacts all the time. */
+	split = feed(p, len, &m, FRAME_ROOM, max);
+	run_check(&split, p, len, m.tap);
+	assert(split.why == whole.why && split.inpos == whole.inpos);
+	assert(split.st.rx_packets == whole.st.rx_packets);
+	assert(split.st.keepalives_rx == whole.st.keepalives_rx);
+
+	dgram_check(p, len, &m);
+	return 0;
+}
