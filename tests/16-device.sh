@@ -47,7 +47,7 @@ wait_for 5 carrier "$ns" tu0
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$(pid_of "$ns" "$TMP/bin/vpn")/status")
 ((uid == $(id -u nobody))) || fail "vpn as nobody runs as uid $uid"
 hexbin "$(frame "$(ip4_echo 10.9.0.2 10.9.0.1 1)")" >&5
-has_reply() { frames_in "$TMP/out" | grep -qE "^45.{16}01.{20}00"; }
+has_reply() { frames_in "$TMP/out" | grep -E "^45.{16}01.{20}00" >/dev/null; }
 wait_for 5 has_reply
 exec 5>&-
 wait "$pid" || fail "vpn as nobody: exit $?: $(cat "$TMP/err")"
@@ -75,7 +75,7 @@ arp=ffffffffffff0200000000020806
 arp+=0001080006040001020000000002$(ip4hex 10.9.0.2)
 arp+=000000000000$(ip4hex 10.9.0.1)
 hexbin "$(frame "$arp")" >&5
-is_reply() { frames_in "$TMP/out" | grep -q "^020000000002020000000001080600010800060400020200000000010a090001020000000002"; }
+is_reply() { frames_in "$TMP/out" | grep "^020000000002020000000001080600010800060400020200000000010a090001020000000002" >/dev/null; }
 wait_for 5 is_reply
 exec 5>&-
 wait "$pid" || fail "TAP: exit $?: $(cat "$TMP/err")"

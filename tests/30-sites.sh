@@ -29,9 +29,9 @@ say "20 MiB each way between the LAN hosts, checksums match"
 
 rules=$(ip netns exec "$GWB" iptables-save | grep -c -- '--comment "\?vpn:tun0' || true)
 ((rules == 2)) || fail "server: $rules tagged rules, want 2 (NAT, MSS)"
-ip netns exec "$GWB" iptables-save -t nat | grep -q -- '-A POSTROUTING -s 10.1.1.0/24 -o wan0 .*vpn:tun0.* -j MASQUERADE' ||
+ip netns exec "$GWB" iptables-save -t nat | grep -- '-A POSTROUTING -s 10.1.1.0/24 -o wan0 .*vpn:tun0.* -j MASQUERADE' >/dev/null ||
 	fail "server: no MASQUERADE for 10.1.1.0/24 out of wan0: $(ip netns exec "$GWB" iptables-save -t nat | grep vpn:)"
-ip netns exec "$GWA" iptables-save -t mangle | grep -q -- '-A FORWARD -o tun0 -p tcp .*vpn:tun0.* -j TCPMSS --clamp-mss-to-pmtu' ||
+ip netns exec "$GWA" iptables-save -t mangle | grep -- '-A FORWARD -o tun0 -p tcp .*vpn:tun0.* -j TCPMSS --clamp-mss-to-pmtu' >/dev/null ||
 	fail "client: no MSS clamp: $(ip netns exec "$GWA" iptables-save -t mangle | grep vpn:)"
 [[ $(ip -n "$GWB" route show 172.16.1.0/24) == "172.16.1.0/24 dev tun0 scope link " ]] ||
 	fail "server's route: '$(ip -n "$GWB" route show 172.16.1.0/24)'"

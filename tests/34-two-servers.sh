@@ -30,7 +30,7 @@ has_link "$GWB" tun1 || fail "server 2's tun1 went with server 1"
 ! has_link "$GWB" tun0 || fail "server 1's tun0 outlived it"
 [[ $(ip netns exec "$GWB" iptables-save | grep -- 'vpn:tun1') == "$rules2" ]] ||
 	fail "server 2's rules changed: $(ip netns exec "$GWB" iptables-save | grep vpn:)"
-! ip netns exec "$GWB" iptables-save | grep -q -- 'vpn:tun0' || fail "server 1's rules stayed"
+! ip netns exec "$GWB" iptables-save | grep -- 'vpn:tun0' >/dev/null || fail "server 1's rules stayed"
 [[ $(ip netns exec "$GWB" sysctl -n net.ipv4.ip_forward) == 1 ]] || fail "forwarding turned off under server 2"
 said s1 "leaving net.ipv4.ip_forward=1 (it was 0): vpn:tun1 still forwarding" ||
 	fail "server 1 said: $(tail -4 "$TMP/s1.log")"

@@ -42,7 +42,7 @@ say "-u $user: uid $uid, gid $gid, groups $groups"
 tun_up "$ns" tp0 10.9.0.1/24
 wait_for 5 carrier "$ns" tp0
 hexbin "$(frame "$(ip4_echo 10.9.0.2 10.9.0.1 1 abcdef)")" >&5
-reply() { frames_in "$TMP/out" | grep -qE '^45.{16}01.{20}00'; }
+reply() { frames_in "$TMP/out" | grep -E '^45.{16}01.{20}00' >/dev/null; }
 wait_for 5 reply
 exec 5>&-
 rc=0

@@ -39,7 +39,7 @@ say "with the 2 rules it printed, 4 MiB cross intact"
 
 kill -TERM "$srv"
 wait "$srv" || true
-ip netns exec "$GWB" iptables -w -S FORWARD | grep -qx -- '-P FORWARD DROP' ||
+ip netns exec "$GWB" iptables -w -S FORWARD | grep -x -- '-P FORWARD DROP' >/dev/null ||
 	fail "the FORWARD policy changed: $(ip netns exec "$GWB" iptables -w -S FORWARD)"
 for r in "${rules[@]}"; do
 	# shellcheck disable=SC2086

@@ -58,7 +58,7 @@ wait_for 10 has_link "$ns" tv0
 tun_up "$ns" tv0 10.9.1.1/24
 wait_for 5 carrier "$ns" tv0
 hexbin "$(frame "$(ip4_echo 10.9.1.2 10.9.1.1 1 abcdef)")" >&5
-reply() { frames_in "$TMP/out" | grep -qE '^45.{16}01.{20}00'; }
+reply() { frames_in "$TMP/out" | grep -E '^45.{16}01.{20}00' >/dev/null; }
 wait_for 10 reply
 exec 5>&-
 rc=0

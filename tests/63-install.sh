@@ -41,7 +41,7 @@ installs() {
 	local got
 	# A copy of the tree that nobody may write but its owner, nobody.
 	mkdir "$TMP/src"
-	cp -R --preserve=timestamps "$ROOT"/{Makefile,vpn.c,vpn,scripts,docs,systemd} "$TMP/src"
+	cp -R --preserve=timestamps "$ROOT"/{Makefile,vpn.c,offload.c,offload.h,vpn,scripts,docs,systemd} "$TMP/src"
 	chown -R nobody "$TMP/src"
 	install -d -o nobody "$dest"
 	chmod 0755 "$TMP"
@@ -60,7 +60,7 @@ installs() {
 		mandoc -Tlint -Wwarning "$dest/usr/share/man/$p" >/dev/null 2>&1 ||
 			fail "$p: mandoc -Tlint: $(mandoc -Tlint -Wwarning "$dest/usr/share/man/$p" 2>&1)"
 	done
-	"$dest/usr/sbin/vpn-server" -h | grep -q '^usage: vpn-server ' || fail "vpn-server -h: $("$dest/usr/sbin/vpn-server" -h 2>&1 | head -1)"
+	"$dest/usr/sbin/vpn-server" -h | grep '^usage: vpn-server ' >/dev/null || fail "vpn-server -h: $("$dest/usr/sbin/vpn-server" -h 2>&1 | head -1)"
 }
 check "make install as a user, into DESTDIR" installs
 

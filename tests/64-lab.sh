@@ -14,7 +14,7 @@ usage() {
 	out=$("$ROOT/scripts/lab.sh" -h) || rc=$?
 	((rc == 0)) || fail "lab.sh -h: exit $rc"
 	[[ $out == "usage: lab.sh [-h]"* ]] || fail "lab.sh -h: '${out:0:40}'"
-	! ip netns list | grep -q "^$lab-" || fail "lab.sh -h made namespaces"
+	[[ $(ip netns list) != *"$lab-"* ]] || fail "lab.sh -h made namespaces"
 }
 check "-h prints the usage, and changes nothing" usage
 
@@ -30,7 +30,7 @@ up() {
 	kill "-$1" "$pid"
 	wait "$pid" || rc=$?
 	[[ $rc == 143 || $rc == 130 ]] || fail "lab.sh on SIG$1: exit $rc"
-	! ip netns list | grep -q "^$lab-" || fail "SIG$1: left: $(ip netns list | grep "^$lab-")"
+	[[ $(ip netns list) != *"$lab-"* ]] || fail "SIG$1: left: $(ip netns list | grep "^$lab-")"
 }
 check "up, used, and gone after SIGTERM" up TERM
 check "up, used, and gone after SIGINT" up INT

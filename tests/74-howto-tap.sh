@@ -41,6 +41,6 @@ on "$A" <<'EOF'
 ping -c 3 10.2.2.2
 EOF
 mac=$(ip netns exec "$A" cat /sys/class/net/eth0/address)
-ip -n "$B" neigh show 10.2.2.1 | grep -q "lladdr $mac" ||
+ip -n "$B" neigh show 10.2.2.1 | grep "lladdr $mac" >/dev/null ||
 	fail "host B's neighbour entry for 10.2.2.1 is '$(ip -n "$B" neigh show 10.2.2.1)', want $mac"
 say "recipe 7: one segment across the sites; host B knows host A's MAC $mac"

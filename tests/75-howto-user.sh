@@ -45,7 +45,7 @@ wait_for 5 no_link "$GWA" tun0
 for p in "${SCRIPTS[@]}"; do
 	timeout 5 tail --pid="$p" -f /dev/null || fail "a pipeline is still running"
 done
-ip -n "$GWB" addr show dev tun0 | grep -q 'inet 10\.1\.1\.1/24' ||
+ip -n "$GWB" addr show dev tun0 | grep 'inet 10\.1\.1\.1/24' >/dev/null ||
 	fail "the persistent tun0 lost its address: $(ip -n "$GWB" addr show dev tun0 2>&1)"
 say "recipe 8: Ctrl-C on the server ended both pipelines; its tun0 stays, addressed"
 

@@ -56,7 +56,7 @@ on "$GWA" <<'EOF'
 ping -c 3 10.1.1.1
 EOF
 for gw in "$GWA" "$GWB"; do
-	ip netns exec "$gw" ss -Htnp | grep -q '"vpn",pid=[0-9]*,fd=0' ||
+	ip netns exec "$gw" ss -Htnp | grep '"vpn",pid=[0-9]*,fd=0' >/dev/null ||
 		fail "$gw: vpn does not hold the TCP socket: $(ip netns exec "$gw" ss -Htnp)"
 done
 say "socat TCP with vpn on the socket itself"
