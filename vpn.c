@@ -57,10 +57,15 @@
 #define UDP_SEGS_MAX	64		/* datagrams a UDP_SEGMENT send cuts */
 #define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
 #define GRO_MAX		64		/* datagrams a UDP_GRO read holds */
+#define UDP4_OVERHEAD	28		/* IPv4 and UDP headers */
+#define UDP6_OVERHEAD	48		/* IPv6 and UDP headers */
 /* The most segments out can hold, however short. */
 #define CUT_MAX		(OUT_MAX / (FRAME_HDR + OFFLOAD_SEG_MIN))
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 #define MTU_REFRESH_MS	1000		/* how stale the device's MTU may be */
+#define STATUS_MS	1000		/* -s: how stale the file may be */
+#define STATUS_MAX	512		/* -s: bytes of its one line */
+#define STATUS_MODE	0644		/* -s: anyone may look */
 #define GSO_RETRY_MS	10000		/* UDP_SEGMENT refused: one by one */
 #define MS_PER_S	1000
 #define NS_PER_MS	1000000
@@ -86,8 +91,9 @@ struct stats {
 	unsigned long long rx_invalid;	/* not a packet: a bad datagram */
 	unsigned long long tx_packets, tx_bytes;	/* taken by stdout */
 	unsigned long long tx_dropped;	/* refused by the socket, or no room */
-	unsigned long long tx_invalid;	/* a device header making no sense */
+	unsigned long long tx_invalid;	/* not a packet, from the device */
 	unsigned long long keepalives_rx, keepalives_tx;
+	unsigned long long socket_errors;	/* ICMP's, on a datagram socket */
 };
 
 struct vpn {
@@ -106,11 +112,18 @@ struct vpn {
 	int		 gso;		/* -D: stdout sends runs of datagrams */
 	long long	 gso_retry_ms;	/* refused: none until then */
 	int		 gro;		/* -D: stdin reads runs of datagrams */
+	int		 pmtu_said;	/* -D: told that the path is too narrow */
 	int		 cut;		/* -D: cut super-packets to the MTU */
 	uint8_t		*aside;		/* cut: a packet from the device */
 	size_t		*seg_len;	/* cut: its segments' lengths */
 	uint8_t		*joined;	/* -D: segments joined, for tun */
 	int		 verbose;
+	const char	*status;	/* -s: a file for the counters */
+	int		 status_fd;
+	long long	 status_ms;	/* when it was written */
+	struct stats	 st_said;	/* what it says */
+	long long	 wall_ms;	/* CLOCK_REALTIME when now_ms was 0... */
+	int		 peer_up;	/* a frame has come from the peer */
 	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
 	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
 	int		 eof;		/* stdin ended; give the frames held */
@@ -153,6 +166,16 @@ now_ms(void)
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		err(1, "clock_gettime");
+	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
+}
+
+static long long
+wall_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		err(1, "clock_gettime");
 	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
 }
@@ -302,7 +325,7 @@ static int
 tun_open(const char *name, int tap, int vnet, char ifname[IFNAMSIZ])
 {
 	struct ifreq ifr;
-	int fd;
+	int fd, hdr = sizeof(struct virtio_net_hdr);
 
 	if ((fd = open(TUN_PATH, O_RDWR | O_CLOEXEC)) == -1)
 		err(1, "%s", TUN_PATH);
@@ -318,6 +341,9 @@ tun_open(const char *name, int tap, int vnet, char ifname[IFNAMSIZ])
 	}
 	memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
 	ifname[IFNAMSIZ - 1] = '\0';
+	/* A persistent device keeps the size its last user set. */
+	if (vnet && ioctl(fd, TUNSETVNETHDRSZ, &hdr) == -1)
+		err(1, "TUNSETVNETHDRSZ %s", ifname);
 	return fd;
 }
 
@@ -332,7 +358,12 @@ tun_offload(int fd, const char *ifname, int offload)
 		err(1, "TUNSETOFFLOAD %s", ifname);
 }
 
-/* The device's MTU, read again when it may have changed. */
+/*
+ * The device's MTU, read again when it may have changed.  The device may
+ * have been renamed (its name comes from our fd: TUNGETIFF), or moved to
+ * another network namespace, where our socket cannot ask: then the MTU
+ * last read stands, for it only sizes the segments the device cuts.
+ */
 static size_t
 tun_mtu(struct vpn *v)
 {
@@ -340,12 +371,16 @@ tun_mtu(struct vpn *v)
 
 	if (v->mtu && v->now_ms - v->mtu_ms < MTU_REFRESH_MS)
 		return v->mtu;
+	v->mtu_ms = v->now_ms;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(v->tun, TUNGETIFF, &ifr) == 0)
+		memcpy(v->ifname, ifr.ifr_name, IFNAMSIZ - 1);
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, v->ifname, sizeof(ifr.ifr_name));
-	if (ioctl(v->ctl, SIOCGIFMTU, &ifr) == -1)
-		err(1, "SIOCGIFMTU %s", v->ifname);
-	v->mtu = (size_t)ifr.ifr_mtu;
-	v->mtu_ms = v->now_ms;
+	if (ioctl(v->ctl, SIOCGIFMTU, &ifr) == 0)
+		v->mtu = (size_t)ifr.ifr_mtu;
+	else if (v->mtu == 0)
+		v->mtu = ETH_DATA_LEN;	/* never read: the usual */
 	return v->mtu;
 }
 
@@ -458,6 +493,67 @@ in_decode(struct vpn *v)
 		    v->in.len == 1 ? "" : "s");
 }
 
+/*
+ * Is ${e} what a datagram socket reports of the network for one packet: an
+ * ICMP error, pending on a connected socket until the next call, or a
+ * local refusal of that packet?  Then it costs that packet at most, never
+ * the tunnel: anyone on the path, or off it with a spoofed ICMP message,
+ * could otherwise end it.
+ */
+static int
+dgram_soft(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:	/* port unreachable: the peer is not up */
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENONET:
+	case ENETDOWN:
+	case EPROTO:
+	case ENOPROTOOPT:	/* protocol unreachable */
+	case EACCES:		/* administratively prohibited */
+	case EPERM:		/* a local firewall */
+	case ENOBUFS:
+	case EMSGSIZE:		/* fragmentation needed */
+	case ETIMEDOUT:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * dgram_error(v, e, what): count the soft error ${e} that ${what} reported
+ * and go on; EMSGSIZE also says, once, how narrow the path is and what
+ * tunnel MTU fits it.  Returns 0 for an error that is not soft.
+ */
+static int
+dgram_error(struct vpn *v, int e, const char *what)
+{
+	int mtu, fit, domain;
+	socklen_t len = sizeof(mtu);
+
+	if (!dgram_soft(e))
+		return 0;
+	v->st.socket_errors++;
+	if (e != EMSGSIZE || v->pmtu_said++)
+		return 1;
+	len = sizeof(domain);
+	if (getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_DOMAIN, &domain, &len) ==
+	    -1 || (domain != AF_INET && domain != AF_INET6))
+		return 1;
+	len = sizeof(mtu);
+	if (getsockopt(STDOUT_FILENO, domain == AF_INET ? IPPROTO_IP :
+	    IPPROTO_IPV6, domain == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &len) ==
+	    -1)
+		return 1;
+	fit = mtu - (domain == AF_INET ? UDP4_OVERHEAD : UDP6_OVERHEAD);
+	warnx("%s: the path to the peer takes packets of %d bytes at most: "
+	    "set %s's MTU to %d or less (ip link set dev %s mtu %d)", what,
+	    mtu, v->ifname, fit, v->ifname, fit);
+	return 1;
+}
+
 /* One datagram from stdin to the device; a bad one is dropped alone. */
 static void
 dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
@@ -567,6 +663,16 @@ gro_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg)
 	}
 }
 
+/* Something came from the peer: -t starts again; -v says the first time. */
+static void
+peer_heard(struct vpn *v)
+{
+	v->last_rx_ms = v->now_ms;
+	if (!v->peer_up && v->verbose)
+		warnx("%s: the peer is up: bytes came from it", v->ifname);
+	v->peer_up = 1;
+}
+
 /* Read datagrams, give each to the device; at EOF, set v->eof. */
 static void
 stdin_read_dgram(struct vpn *v)
@@ -580,11 +686,11 @@ stdin_read_dgram(struct vpn *v)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			if (errno == ECONNREFUSED)	/* peer not up yet */
+			if (dgram_error(v, errno, "stdin"))
 				continue;
 			err(1, "stdin");
 		}
-		v->last_rx_ms = v->now_ms;
+		peer_heard(v);
 		if (n == 0 && v->dgram_eof) {
 			v->eof = 1;
 			return;
@@ -619,7 +725,7 @@ stdin_read(struct vpn *v)
 	if (n == 0)
 		v->eof = 1;
 	else {
-		v->last_rx_ms = v->now_ms;
+		peer_heard(v);
 		v->in.len += (size_t)n;
 	}
 	in_decode(v);	/* at EOF, only to report a truncated frame */
@@ -724,6 +830,9 @@ tun_read(struct vpn *v)
 			return;
 		if (n == -1)
 			v->st.tx_dropped++;	/* longer than a frame */
+		else if (frame_error(p, (size_t)n, (size_t)n, v->tap))
+			/* Sent, it would end the peer (a raw socket's write). */
+			v->st.tx_invalid++;
 		else if (v->cut)
 			tun_cut(v, &h, (size_t)n);
 		else if (v->vnet && !offload_csum(p, (size_t)n, &h))
@@ -834,8 +943,7 @@ stdout_flush_dgram(struct vpn *v)
 				v->gso_retry_ms = v->now_ms + GSO_RETRY_MS;
 				continue;
 			}
-			if (errno != ECONNREFUSED && errno != ENOBUFS &&
-			    errno != EMSGSIZE)
+			if (!dgram_error(v, errno, "stdout"))
 				err(1, "stdout");
 			if (iov[0].iov_len > 0)
 				v->st.tx_dropped += k;	/* as UDP would */
@@ -903,8 +1011,8 @@ stdout_flush(struct vpn *v)
 /*
  * stdout reported an error with nothing queued for it.  On a pipe or a
  * stream socket the reader is gone: the tunnel is over.  On a datagram
- * socket it is what the last send provoked, usually ECONNREFUSED from a
- * peer that is not up (yet): read it to clear it, and go on.
+ * socket it is an ICMP error for a packet sent (ECONNREFUSED from a peer
+ * not up yet, a narrow path...): read it to clear it, count it, go on.
  */
 static void
 stdout_error(struct vpn *v)
@@ -919,7 +1027,7 @@ stdout_error(struct vpn *v)
 			errx(1, "stdout: closed by the reader");
 		err(1, "stdout: SO_ERROR");
 	}
-	if (e != 0 && e != ECONNREFUSED) {
+	if (e != 0 && !dgram_error(v, e, "stdout")) {
 		errno = e;
 		err(1, "stdout");
 	}
@@ -962,17 +1070,63 @@ signals_block(sigset_t *waitmask)
 		sigdelset(waitmask, sigs[i]);
 }
 
-static void
-stats_print(const struct vpn *v)
+/* The counters as key=value pairs, as vpn(1) documents them. */
+static int
+stats_line(const struct vpn *v, char *line, size_t size)
 {
 	const struct stats *s = &v->st;
 
-	fprintf(stderr, "vpn: %s: rx_packets=%llu rx_bytes=%llu "
+	return snprintf(line, size, "vpn: %s: rx_packets=%llu rx_bytes=%llu "
 	    "rx_dropped=%llu rx_invalid=%llu tx_packets=%llu tx_bytes=%llu "
 	    "tx_dropped=%llu tx_invalid=%llu keepalives_rx=%llu "
-	    "keepalives_tx=%llu\n", v->ifname, s->rx_packets, s->rx_bytes,
-	    s->rx_dropped, s->rx_invalid, s->tx_packets, s->tx_bytes,
-	    s->tx_dropped, s->tx_invalid, s->keepalives_rx, s->keepalives_tx);
+	    "keepalives_tx=%llu socket_errors=%llu", v->ifname, s->rx_packets,
+	    s->rx_bytes, s->rx_dropped, s->rx_invalid, s->tx_packets,
+	    s->tx_bytes, s->tx_dropped, s->tx_invalid, s->keepalives_rx,
+	    s->keepalives_tx, s->socket_errors);
+}
+
+static void
+stats_print(const struct vpn *v)
+{
+	char line[STATUS_MAX];
+
+	(void)stats_line(v, line, sizeof(line));
+	fprintf(stderr, "%s\n", line);
+}
+
+/* The wall-clock time, in seconds, of the monotonic ${ms}. */
+static double
+wall_s(const struct vpn *v, long long ms)
+{
+	return (double)(v->wall_ms + ms) / MS_PER_S;
+}
+
+/*
+ * -s: rewrite the status file with the counters and when a frame last came
+ * from the peer and went to it (wall-clock seconds), for vpn-status.  At
+ * most once a STATUS_MS, and only when the counters moved.  Best effort:
+ * the tunnel does not depend on it.
+ */
+static void
+status_write(struct vpn *v, int force)
+{
+	char line[STATUS_MAX];
+	int n;
+
+	if (v->status_fd == -1 || (!force &&
+	    (v->now_ms - v->status_ms < STATUS_MS ||
+	    memcmp(&v->st, &v->st_said, sizeof(v->st)) == 0)))
+		return;
+	n = stats_line(v, line, sizeof(line));
+	n += snprintf(line + n, sizeof(line) - (size_t)n, " last_rx=%.3f "
+	    "last_tx=%.3f written=%.3f\n", wall_s(v, v->last_rx_ms),
+	    wall_s(v, v->last_tx_ms), wall_s(v, v->now_ms));
+	if (n > 0 && (size_t)n < sizeof(line)) {
+		(void)pwrite(v->status_fd, line, (size_t)n, 0);
+		(void)ftruncate(v->status_fd, n);
+	}
+	v->st_said = v->st;
+	v->status_ms = v->now_ms;
 }
 
 /*
@@ -1000,6 +1154,11 @@ timer_next(const struct vpn *v)
 	}
 	if (v->silent_ms) {
 		d = v->last_rx_ms + v->silent_ms - v->now_ms;
+		d = d < 0 ? 0 : d;
+		t = t == -1 || d < t ? d : t;
+	}
+	if (v->status_fd != -1 && memcmp(&v->st, &v->st_said, sizeof(v->st))) {
+		d = v->status_ms + STATUS_MS - v->now_ms;
 		d = d < 0 ? 0 : d;
 		t = t == -1 || d < t ? d : t;
 	}
@@ -1072,6 +1231,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 	};
 
 	v->last_tx_ms = v->last_rx_ms = v->now_ms = now_ms();
+	v->wall_ms = wall_now_ms() - v->now_ms;
 	while (!quit && !(v->eof && v->in.len == 0)) {
 		/* Room for a read's worth, where the data has moved on. */
 		buf_compact(&v->in, FRAME_ROOM);
@@ -1102,6 +1262,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		if (pfd[P_OUT].revents)
 			v->out_blocked = 0;
 		timers_check(v);	/* -k keepalive, -t silent peer */
+		status_write(v, 0);	/* -s, when due */
 		if (v->out.len > 0 && !v->out_blocked)
 			stdout_flush(v);	/* at once: saves a ppoll */
 	}
@@ -1115,7 +1276,7 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout, "usage: vpn [-aDhOVv] [-i ifname] "
-	    "[-k secs] [-t secs] [-u user]\n");
+	    "[-k secs] [-s file] [-t secs] [-u user]\n");
 	exit(status);
 }
 
@@ -1222,7 +1383,7 @@ options(int argc, char *argv[], struct vpn *v)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt(argc, argv, ":aDhi:k:Ot:u:Vv")) != -1) {
+	while ((ch = getopt(argc, argv, ":aDhi:k:Os:t:u:Vv")) != -1) {
 		switch (ch) {
 		case 'a':
 			v->tap = 1;
@@ -1241,6 +1402,9 @@ options(int argc, char *argv[], struct vpn *v)
 			break;
 		case 'O':
 			v->offload = 0;
+			break;
+		case 's':
+			v->status = optarg;
 			break;
 		case 't':
 			v->silent_ms = parse_num(optarg, 1, SECS_MAX, "-t") *
@@ -1330,6 +1494,10 @@ main(int argc, char *argv[])
 	v.offload = v.offload && v.vnet;
 	v.cut = v.dgram && v.offload;	/* a datagram must fit the path */
 	pw = v.user ? user_lookup(v.user) : NULL;
+	v.status_fd = -1;
+	if (v.status && (v.status_fd = open(v.status,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STATUS_MODE)) == -1)
+		err(1, "%s", v.status);	/* before -u: it may be root's */
 	if (v.dgram)
 		dgram_setup(&v);	/* before -u: SO_RCVBUFFORCE: root */
 	v.tun = tun_open(v.name, v.tap, v.vnet, v.ifname);
@@ -1360,6 +1528,7 @@ main(int argc, char *argv[])
 	signals_block(&waitmask);
 
 	loop(&v, &waitmask);
+	status_write(&v, 1);
 	if (v.verbose)
 		stats_print(&v);
 	bufs_free(&v);

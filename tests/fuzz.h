@@ -35,6 +35,7 @@ vpn_new(struct vpn *v, const struct mode *m, size_t cap)
 		err(1, "/dev/null");
 	memset(v, 0, sizeof(*v));
 	v->tun = devnull;
+	v->status_fd = -1;
 	v->tap = m->tap;
 	v->vnet = v->offload = m->offload;
 	v->mtu = m->mtu;	/* read at now_ms 0: never read again */
