@@ -17,6 +17,8 @@ export LC_ALL=C
 
 PROGRAM=${0##*/}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/netns.sh
+. "$ROOT/scripts/netns.sh"
 BENCH_SECS=${BENCH_SECS:-4}		# length of one iperf3 run
 BENCH_RUNS=${BENCH_RUNS:-3}		# runs per cell; the cell is their median
 BENCH_MTU=${BENCH_MTU:-1500}		# tunnel MTU; the targets assume 1500
@@ -151,22 +153,8 @@ ns_pids() {
 	ip netns pids "$NS2" 2>/dev/null
 }
 
-# ns_kill: end what runs in our namespaces, by PID, within about 5 s.
-ns_kill() {
-	local pids i
-	mapfile -t pids < <(ns_pids)
-	((${#pids[@]} > 0)) || return 0
-	kill "${pids[@]}" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		mapfile -t pids < <(ns_pids)
-		((${#pids[@]} > 0)) || return 0
-		sleep 0.1
-	done
-	kill -9 "${pids[@]}" 2>/dev/null || true
-}
-
 ns_del() {
-	ns_kill
+	ns_kill "$NS1" "$NS2"
 	ip netns del "$NS1" 2>/dev/null || true
 	ip netns del "$NS2" 2>/dev/null || true
 }
@@ -188,38 +176,14 @@ setup() {
 		die "the veth pair does not carry a ping"
 }
 
-# wait_for SECS CMD...: retry CMD until it succeeds, for at most SECS.
-wait_for() {
-	local end=$((SECONDS + $1 + 1)) i=0 n=$(($1 * 20))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end && i < n)) || return 1
-		sleep 0.05
-		i=$((i + 1))
-	done
+# tun_conf MTU NS ADDR: MTU, address and link state of a device vpn made.
+tun_conf() {
+	ip -n "$2" link set dev "$TUN" mtu "$1"
+	tun_up "$2" "$TUN" "$3/24"
 }
 
-# listening NS PORT [t|u]: something in NS listens on TCP (or UDP) PORT.
-listening() {
-	[[ -n $(ip netns exec "$1" ss -Hl"${3:-t}"n "sport = :$2") ]]
-}
-has_link() { ip -n "$1" link show dev "$TUN" >/dev/null 2>&1; }
-
-# tun_up NS ADDR: address, MTU and link state of a device vpn made.
-tun_up() {
-	ip -n "$1" addr add "$2/24" dev "$TUN"
-	ip -n "$1" link set dev "$TUN" mtu "$BENCH_MTU" up
-}
-
-# tun_up_fit NS ADDR: tun_up, with an MTU that leaves room for the outer IPv4
-# and UDP headers in the link's 1500 bytes.
-tun_up_fit() {
-	ip -n "$1" addr add "$2/24" dev "$TUN"
-	ip -n "$1" link set dev "$TUN" mtu "$FIT_MTU" up
-}
-
-# tun_mtu NS ADDR: the MTU only, for a device its maker configured.
-tun_mtu() { ip -n "$1" link set dev "$TUN" mtu "$BENCH_MTU"; }
+# tun_mtu MTU NS ADDR: the MTU only, for a device its maker configured.
+tun_mtu() { ip -n "$2" link set dev "$TUN" mtu "$1"; }
 
 # tunnel_pids: the processes that carry the tunnel, one PID a line.
 tunnel_pids() {
@@ -274,15 +238,15 @@ ends() {
 	ip netns exec "$NS2" "$@" </dev/null >"$TMP/$name.2" 2>&1 &
 }
 
-# tun_ready CONFIG: both devices exist, CONFIG NS ADDR has configured
+# tun_ready CONFIG...: both devices exist, CONFIG... NS ADDR has configured
 # each, and ping crosses the tunnel (once the kernel has seen the carrier).
 tun_ready() {
-	wait_for 5 has_link "$NS2" || { ROW_ERR="no $TUN in $NS2"; return 1; }
-	"$1" "$NS2" "$ADDR2"
+	wait_for 5 has_link "$NS2" "$TUN" || { ROW_ERR="no $TUN in $NS2"; return 1; }
+	"$@" "$NS2" "$ADDR2"
 	# A UDP server makes its device on the first datagram: send one.
 	ip netns exec "$NS2" ping -c 1 -W 1 "$ADDR1" >/dev/null 2>&1 || true
-	wait_for 5 has_link "$NS1" || { ROW_ERR="no $TUN in $NS1"; return 1; }
-	"$1" "$NS1" "$ADDR1"
+	wait_for 5 has_link "$NS1" "$TUN" || { ROW_ERR="no $TUN in $NS1"; return 1; }
+	"$@" "$NS1" "$ADDR1"
 	wait_for 10 ip netns exec "$NS2" ping -c 1 -W 1 "$ADDR1" ||
 		{ ROW_ERR="ping does not cross the tunnel"; return 1; }
 }
@@ -298,7 +262,7 @@ up_pipe() {
 	    sh -c 'f=$1 host=$2 port=$3; shift 3
 	    cat "$f" | "$@" | nc "$host" "$port" >"$f"' - "$TMP/f2" "$LINK1" \
 	    "$ROW_PORT" "$VPN" -i "$TUN" "${VFLAGS[@]}" &&
-		tun_ready tun_up
+		tun_ready tun_conf "$BENCH_MTU"
 }
 
 # vpn_exec [FLAGS...]: vpn's command line for socat's EXEC, which splits
@@ -315,7 +279,7 @@ up_socket() {
 	ends "$name" socat "TCP-LISTEN:$ROW_PORT,reuseaddr$opt" \
 	    "EXEC:$exe,nofork" -- \
 	    socat "TCP:$LINK1:$ROW_PORT$opt" "EXEC:$exe,nofork" &&
-		tun_ready tun_up
+		tun_ready tun_conf "$BENCH_MTU"
 }
 
 # The same with cubic as the tunnel connection's congestion control: BBR,
@@ -329,18 +293,18 @@ up_socket_cubic() {
 	up_socket socket-cubic "$CUBIC"
 }
 
-# up_udp [NAME CONFIG]: the UDP row; CONFIG (default tun_up) as tun_ready's.
+# up_udp [NAME MTU]: the UDP row, its tunnel MTU (default $BENCH_MTU).
 up_udp() {
 	ends "${1:-udp}" socat "UDP-LISTEN:$ROW_PORT" \
 	    "EXEC:$(vpn_exec -D),nofork" -- \
 	    socat "UDP:$LINK1:$ROW_PORT" "EXEC:$(vpn_exec -D -k 1),nofork" &&
-		tun_ready "${2:-tun_up}"
+		tun_ready tun_conf "${2:-$BENCH_MTU}"
 }
 
 # The same with a tunnel MTU at which a datagram fits the link: at 1500 each
 # full-size packet crosses as two IP fragments, and the kernel will not send
 # a run of such datagrams in one call (UDP_SEGMENT).
-up_udp_fit() { up_udp udp-fit tun_up_fit; }
+up_udp_fit() { up_udp udp-fit "$FIT_MTU"; }
 
 # socat's own TUN address: packets written to the socket as they are, with
 # nothing to mark where one ends (the naive tunnel).
@@ -352,14 +316,14 @@ up_socat_tcp() {
 	ends socat-tcp socat -b 65536 "TCP-LISTEN:$ROW_PORT,reuseaddr" \
 	    "$(socat_tun "$ADDR1")" -- \
 	    socat -b 65536 "TCP:$LINK1:$ROW_PORT" "$(socat_tun "$ADDR2")" &&
-		tun_ready tun_mtu
+		tun_ready tun_mtu "$BENCH_MTU"
 }
 
 up_socat_udp() {
 	ends socat-udp socat -b 65536 "UDP-LISTEN:$ROW_PORT" \
 	    "$(socat_tun "$ADDR1")" -- \
 	    socat -b 65536 "UDP:$LINK1:$ROW_PORT" "$(socat_tun "$ADDR2")" &&
-		tun_ready tun_mtu
+		tun_ready tun_mtu "$BENCH_MTU"
 }
 
 up_openvpn() {
@@ -392,7 +356,7 @@ iperf() {
 		    --connect-timeout 3000 "$@" >"$TMP/iperf.json" 2>&1 &
 		cli=$!
 		for ((i = 0; i < (BENCH_SECS + 20) * 10; i++)); do
-			if not_running "$cli" || ! pids_alive; then
+			if exited "$cli" || ! pids_alive; then
 				break
 			fi
 			sleep 0.1
@@ -400,20 +364,18 @@ iperf() {
 		kill "$cli" 2>/dev/null || true
 		wait "$cli" || rc=$?
 	fi
-	wait_for 3 not_running "$srv" || kill "$srv" 2>/dev/null || true
+	wait_for 3 exited "$srv" || kill "$srv" 2>/dev/null || true
 	wait "$srv" 2>/dev/null || true
 	((rc == 0)) || return 1
 	jq -r '.end.sum_received | select(.bytes > 0) |
 	    "\(.bits_per_second) \(.bytes)"' "$TMP/iperf.json" | grep .
 }
 
-not_running() { ! kill -0 "$1" 2>/dev/null; }
-
 # pids_alive: every process that carried the row's tunnel still runs.
 pids_alive() {
 	local pid
 	for pid in "${ROW_PIDS[@]}"; do
-		not_running "$pid" && return 1
+		exited "$pid" && return 1
 	done
 	return 0
 }
@@ -542,12 +504,12 @@ bench_row() {
 		STATUS[$row]="failed: $ROW_ERR"
 		logs "$row"
 	fi
-	ns_kill
+	ns_kill "$NS1" "$NS2"
 	rm -f "$TMP/f1" "$TMP/f2"
 	wait_for 5 tun_gone || die "$TUN left over after ${LABEL[$row]}"
 }
 
-tun_gone() { ! has_link "$NS1" && ! has_link "$NS2"; }
+tun_gone() { no_link "$NS1" "$TUN" && no_link "$NS2" "$TUN"; }
 
 # -- report
 
