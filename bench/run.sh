@@ -38,7 +38,7 @@ BENCH_SECS=${BENCH_SECS:-4}		# length of one iperf3 run
 BENCH_PINGS=${BENCH_PINGS:-20}		# idle RTT: echo requests, 10 ms apart
 BENCH_MTU=${BENCH_MTU:-1500}		# tunnel MTU over TCP
 BENCH_UDP_MTU=${BENCH_UDP_MTU:-1400}	# over UDP: a datagram fits the link
-BENCH_ROWS=${BENCH_ROWS:-direct socket pipe udp socat-tcp socat-udp openvpn}
+BENCH_ROWS=${BENCH_ROWS:-direct socket pipe udp socat-tcp socat-udp openvpn wireguard tinc}
 BENCH_TSV=${BENCH_TSV:-$ROOT/bench/last.tsv}
 BENCH_OUT=${BENCH_OUT:-$ROOT/bench/last.md}
 VPN_FLAGS=${VPN_FLAGS:-}
@@ -47,12 +47,13 @@ NS=([1]=vpnb-$$-1 [2]=vpnb-$$-2)
 LINK=([1]=192.0.2.1 [2]=192.0.2.2)	# TEST-NET-1, only inside our namespaces
 ADDR=([1]=10.9.0.1 [2]=10.9.0.2)
 END=([1]=server [2]=client)
-DEV=()				# the row's devices
+DEV=()				# the row's devices: tun0 but for wireguard-go
 TUN=tun0
 CC=/proc/sys/net/ipv4/tcp_congestion_control
 # socat's option for cubic on its socket: TCP_CONGESTION (13) at IPPROTO_TCP (6)
 CUBIC=setsockopt-string=6:13:cubic
-TUNNEL_COMMS='cat nc openvpn socat'	# CPU time of the tunnel
+WG_RUN=/var/run/wireguard	# wireguard-go's UAPI sockets, for every namespace
+TUNNEL_COMMS='cat nc openvpn socat tincd wireguard-go'	# CPU time of the tunnel
 VPN='' VPN_COMM='' TMP='' UNDO=() VFLAGS=() ROW_PIDS=()
 ROUND=0 ROW=- ROW_PORT='' ROW_ERR='' DST='' IPERF_SRV='' IPERF_CLI=''
 declare -A LABEL=(
@@ -65,6 +66,8 @@ declare -A LABEL=(
 	[socat-tcp]='socat TUN, TCP (peer)'
 	[socat-udp]='socat TUN, UDP (peer)'
 	[openvpn]='OpenVPN TCP, no crypto (peer)'
+	[wireguard]='wireguard-go (peer)'
+	[tinc]='tinc 1.0, UDP, no crypto (peer)'
 )
 declare -A SERVER=(			# for the markdown's legend
 	[direct]='iperf3 -s'
@@ -76,6 +79,8 @@ declare -A SERVER=(			# for the markdown's legend
 	[socat-tcp]='socat TCP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[socat-udp]='socat UDP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[openvpn]='openvpn --proto tcp-server --dev tun --ifconfig 10.9.0.1 10.9.0.2 --cipher none --auth none --tcp-nodelay --txqueuelen 500'
+	[wireguard]='wireguard-go wg0; wg set wg0 private-key KEY listen-port PORT peer PEERKEY allowed-ips 10.9.0.2/32 endpoint HOST:PORT'
+	[tinc]='tincd -c DIR -D; Mode = router, and in the hosts/ files Cipher = none, Digest = none, PMTUDiscovery = no'
 )
 declare -A CLIENT=(
 	[direct]='iperf3 -c HOST'
@@ -87,8 +92,10 @@ declare -A CLIENT=(
 	[socat-tcp]='socat TCP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
 	[socat-udp]='socat UDP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
 	[openvpn]='openvpn --proto tcp-client --remote HOST PORT ...'
+	[wireguard]='the same, with the keys swapped and 10.9.0.1/32'
+	[tinc]='the same, with ConnectTo'
 )
-declare -A NEEDS=([openvpn]=openvpn)
+declare -A NEEDS=([openvpn]=openvpn [wireguard]='wireguard-go wg' [tinc]=tincd)
 
 run() { printf '[#] %s\n' "$*" >&2; "$@"; }
 die() { printf '%s: %s\n' "$PROGRAM" "$*" >&2; exit 1; }
@@ -112,9 +119,9 @@ usage: $PROGRAM [-h] [vpn]
 
 Measure vpn (default ./vpn) over a veth pair between two namespaces,
 against the pair itself and against its peers (socat's TUN address,
-OpenVPN): in interleaved rounds, iperf3 TCP both ways, ping idle and under
-load, CPU time and memory.  Prints the medians and the ratios to the bare
-link; asserts nothing.  Writes every figure to
+OpenVPN, wireguard-go, tinc): in interleaved rounds, iperf3 TCP both ways,
+ping idle and under load, CPU time and memory.  Prints the medians and the
+ratios to the bare link; asserts nothing.  Writes every figure to
 \$BENCH_TSV and the table as markdown to \$BENCH_OUT; to print a run's table
 again: awk [-v md=1] -f bench/table.awk bench/last.tsv.  Must run as root.
 
@@ -187,6 +194,10 @@ ns_del() {
 setup() {
 	TMP=$(mktemp -d "/tmp/vpnb-$$.XXXXXX")
 	undo rm -rf "$TMP"
+	if [[ " $BENCH_ROWS " == *" wireguard "* ]]; then	# undone once it has ended
+		[[ -d $WG_RUN ]] || undo rmdir --ignore-fail-on-non-empty "$WG_RUN"
+		undo rm -f "$WG_RUN/${NS[1]}.sock" "$WG_RUN/${NS[2]}.sock"
+	fi
 	run ip netns add "${NS[1]}"
 	undo ns_del
 	run ip netns add "${NS[2]}"
@@ -347,6 +358,80 @@ up_openvpn() {
 	    openvpn "${common[@]}" --proto tcp-client --nobind \
 	    --remote "${LINK[1]}" "$ROW_PORT" --ifconfig "${ADDR[2]}" "${ADDR[1]}" &&
 		tun_ready :
+}
+
+# wireguard-go, with its crypto.  Its UAPI socket is $WG_RUN/DEV.sock,
+# whatever the namespace: devices named after our namespaces do not
+# collide.  WG_PROCESS_FOREGROUND=1 keeps it in the foreground, without the
+# banner that says the kernel's module would do.
+up_wireguard() {
+	local i
+	DEV=([1]="${NS[1]}" [2]="${NS[2]}")
+	for i in 1 2; do
+		[[ -e $TMP/wg$i.pub ]] || wg_keys "$i"
+		ip netns exec "${NS[i]}" env WG_PROCESS_FOREGROUND=1 \
+		    wireguard-go "${DEV[i]}" </dev/null >"$TMP/$ROW.$i" 2>&1 &
+	done
+	for i in 1 2; do
+		wait_for 5 wg_sock "${DEV[i]}" ||
+			{ ROW_ERR="no $WG_RUN/${DEV[i]}.sock"; return 1; }
+	done
+	wg_peer 1 2 && wg_peer 2 1 && tun_ready tun_conf "$BENCH_UDP_MTU"
+}
+
+wg_keys() {
+	(umask 077 && wg genkey >"$TMP/wg$1.key")
+	wg pubkey <"$TMP/wg$1.key" >"$TMP/wg$1.pub"
+}
+
+wg_sock() { [[ -S $WG_RUN/$1.sock ]]; }
+
+# wg_peer I J: end I's key and port, and end J as its one peer.
+wg_peer() {
+	ip netns exec "${NS[$1]}" wg set "${DEV[$1]}" \
+	    private-key "$TMP/wg$1.key" listen-port "$ROW_PORT" \
+	    peer "$(cat "$TMP/wg$2.pub")" allowed-ips "${ADDR[$2]}/32" \
+	    endpoint "${LINK[$2]}:$ROW_PORT"
+}
+
+# tinc 1.0 over UDP, with neither cipher nor digest.  Until its path MTU
+# discovery has found a size, a few seconds in, it sends larger packets
+# over its TCP connection; it is given the MTU instead (PMTUDiscovery = no),
+# as vpn -D and wireguard-go are given theirs.
+up_tinc() {
+	local i
+	for i in 1 2; do
+		[[ -e $TMP/tinc$i.pub ]] || tinc_node "$i" ||
+			{ ROW_ERR="tincd -K failed"; return 1; }
+	done
+	tinc_hosts "$TMP/tinc1" && tinc_hosts "$TMP/tinc2" &&
+		ends tincd -c "$TMP/tinc1" -D --pidfile="$TMP/tinc1.pid" -- \
+		    tincd -c "$TMP/tinc2" -D --pidfile="$TMP/tinc2.pid" &&
+		tun_ready tun_conf "$BENCH_UDP_MTU"
+}
+
+# tinc_node I: node I's directory, its tinc.conf and keys.
+tinc_node() {
+	local dir=$TMP/tinc$1
+	mkdir -p "$dir/hosts"
+	printf 'Name = n%s\nInterface = %s\nMode = router\nAddressFamily = ipv4\n' \
+	    "$1" "$TUN" >"$dir/tinc.conf"
+	[[ $1 == 1 ]] || echo 'ConnectTo = n1' >>"$dir/tinc.conf"
+	tincd -c "$dir" -K2048 </dev/null >/dev/null 2>&1 || return 1
+	mv "$dir/hosts/n$1" "$TMP/tinc$1.pub"	# the public key, alone
+}
+
+# tinc_hosts DIR: both nodes' host files in DIR/hosts, for this round's port.
+tinc_hosts() {
+	local j
+	for j in 1 2; do
+		{
+			printf 'Address = %s\nPort = %s\nSubnet = %s/32\n' \
+			    "${LINK[j]}" "$ROW_PORT" "${ADDR[j]}"
+			printf 'Cipher = none\nDigest = none\nPMTUDiscovery = no\n'
+			cat "$TMP/tinc$j.pub"
+		} >"$1/hosts/n$j"
+	done
 }
 
 # -- measurements: each figure goes out as it is taken
