@@ -20,7 +20,9 @@
 #      queue with its packets; the CPU time of the tunnel's processes at
 #      both ends over the run;
 #   3. the same stream the other way (iperf3 -R);
-#   4. vpn's peak resident size (VmHWM) and its counters;
+#   4. for the rows in BENCH_SHAPED, step 2 again with the veth shaped on
+#      both ends to a 50 Mbit/s uplink (SHAPE);
+#   5. vpn's peak resident size (VmHWM) and its counters;
 # and takes the tunnel down again, so each round's figures are a fresh
 # tunnel's.  Each figure is one line of BENCH_TSV (round, row, metric, raw
 # value: bit/s, bytes, ms, clock ticks, KiB); bench/table.awk turns them
@@ -39,13 +41,19 @@ BENCH_PINGS=${BENCH_PINGS:-20}		# idle RTT: echo requests, 10 ms apart
 BENCH_MTU=${BENCH_MTU:-1500}		# tunnel MTU over TCP
 BENCH_UDP_MTU=${BENCH_UDP_MTU:-1400}	# over UDP: a datagram fits the link
 BENCH_ROWS=${BENCH_ROWS:-direct socket pipe udp socat-tcp socat-udp openvpn wireguard tinc}
+BENCH_SHAPED=${BENCH_SHAPED-direct socket pipe udp wireguard tinc}
 BENCH_TSV=${BENCH_TSV:-$ROOT/bench/last.tsv}
 BENCH_OUT=${BENCH_OUT:-$ROOT/bench/last.md}
 VPN_FLAGS=${VPN_FLAGS:-}
 PORT=33960			# the tunnels' ports: PORT + 20 * round + row
+# A 50 Mbit/s uplink as a cable or DSL modem's shaper makes it: bursts of
+# up to 2 ms at the rate (12.5 KB, eight full-size packets), and a queue
+# that holds a packet for 20 ms at most (125 KB) before it drops.
+SHAPE=(tbf rate 50mbit burst 12500 latency 20ms)
 NS=([1]=vpnb-$$-1 [2]=vpnb-$$-2)
 LINK=([1]=192.0.2.1 [2]=192.0.2.2)	# TEST-NET-1, only inside our namespaces
 ADDR=([1]=10.9.0.1 [2]=10.9.0.2)
+VETH=([1]=veth1 [2]=veth2)
 END=([1]=server [2]=client)
 DEV=()				# the row's devices: tun0 but for wireguard-go
 TUN=tun0
@@ -120,8 +128,9 @@ usage: $PROGRAM [-h] [vpn]
 Measure vpn (default ./vpn) over a veth pair between two namespaces,
 against the pair itself and against its peers (socat's TUN address,
 OpenVPN, wireguard-go, tinc): in interleaved rounds, iperf3 TCP both ways,
-ping idle and under load, CPU time and memory.  Prints the medians and the
-ratios to the bare link; asserts nothing.  Writes every figure to
+ping idle and under load, CPU time and memory; then the same under load
+on the veth shaped to a 50 Mbit/s uplink (tbf).  Prints the medians and
+the ratios to the bare link; asserts nothing.  Writes every figure to
 \$BENCH_TSV and the table as markdown to \$BENCH_OUT; to print a run's table
 again: awk [-v md=1] -f bench/table.awk bench/last.tsv.  Must run as root.
 
@@ -136,7 +145,9 @@ EOF
 	    "VPN_FLAGS='$VPN_FLAGS'" 'more flags for every vpn (e.g. -O)' \
 	    "BENCH_TSV=${BENCH_TSV#"$ROOT"/}" 'every figure, one a line' \
 	    "BENCH_OUT=${BENCH_OUT#"$ROOT"/}" 'the markdown table'
-	printf '  BENCH_ROWS=%s\n' "'$BENCH_ROWS'" "  (of: ${!LABEL[*]})"
+	printf '  BENCH_ROWS=%s\n' "'$BENCH_ROWS'" \
+	    "  (of: ${!LABEL[*]})" \
+	    "BENCH_SHAPED='$BENCH_SHAPED'" '  (rows measured on the shaped link too)'
 }
 
 parse_args() {
@@ -175,7 +186,11 @@ preflight() {
 				die "$c: not found, for the $r row (scripts/deps.sh bench)"
 		done
 	done
-	for c in awk ip iperf3 jq nc ping socat ss; do
+	for r in $BENCH_SHAPED; do
+		[[ " $BENCH_ROWS " == *" $r "* ]] ||
+			die "BENCH_SHAPED: '$r' is not one of BENCH_ROWS"
+	done
+	for c in awk ip iperf3 jq nc ping socat ss tc; do
 		command -v "$c" >/dev/null || die "$c: not found"
 	done
 	for n in "$BENCH_TSV" "$BENCH_OUT"; do
@@ -512,6 +527,23 @@ stream() {
 	iperf_end "$name"
 }
 
+# shape add|del [QDISC...]: QDISC at the root of both veth ends.
+shape() {
+	local i
+	for i in 1 2; do
+		tc -n "${NS[i]}" qdisc "$1" dev "${VETH[i]}" root "${@:2}" || return 1
+	done
+}
+
+shaped() {
+	if ! shape add "${SHAPE[@]}"; then
+		note "tc qdisc add ${SHAPE[*]} failed"
+		return 0
+	fi
+	stream shaped 1 || true
+	shape del
+}
+
 # ends_counters: at each end, KEY VALUE lines: datagrams dropped for want
 # of socket buffer, packets its device's queue dropped and, for vpn, its
 # counters (SIGUSR1).
@@ -576,6 +608,8 @@ measure() {
 	! broken || return 0
 	stream down 0 -R || true
 	! broken || return 0
+	[[ " $BENCH_SHAPED " != *" $ROW "* ]] || shaped
+	! broken || return 0
 	[[ $ROW != direct ]] || return 0
 	vpn_rss
 	while read -r k n; do
@@ -618,11 +652,13 @@ describe() {
 	emit pings "$BENCH_PINGS"
 	emit mtu "$BENCH_MTU"
 	emit udp_mtu "$BENCH_UDP_MTU"
+	emit shape "${SHAPE[*]}"
 	emit hz "$(getconf CLK_TCK)"
 	for ROW in $BENCH_ROWS; do
 		emit label "${LABEL[$ROW]}"
 		emit server "${SERVER[$ROW]}"
 		emit client "${CLIENT[$ROW]}"
+		[[ " $BENCH_SHAPED " != *" $ROW "* ]] || emit shaped 1
 	done
 	ROW=-
 }

@@ -12,6 +12,7 @@ BEGIN { FS = "\t" }
 FNR == 1 { next }			# the column names
 $1 == 0 && $2 == "-" { meta[$3] = $4; next }
 $1 == 0 && $3 == "label" { order[++nrows] = $2 }
+$1 == 0 && $3 == "shaped" { shaped[++nshaped] = $2 }
 $1 == 0 { info[$2, $3] = $4; next }
 $3 == "note" { add_note($2, $4, $1); next }
 {
@@ -117,6 +118,20 @@ function main_table(    i, row) {
 	print_table(nrows, "lrrrrrrr")
 }
 
+function shaped_table(    i, row) {
+	set(0, "tunnel", "Mbit/s", "% of bare", "RTT loaded avg / max, ms",
+	    "avg RTT / bare's", "", "", "")
+	for (i = 1; i <= nshaped; i++) {
+		row = shaped[i]
+		set(i, row == "direct" ? "bare veth (the reference)" : info[row, "label"],
+		    f(med(row, "shaped_bps", 1e6), "%.1f"),
+		    f(ratio(row, "shaped_bps", 100), "%.0f"),
+		    pair(med(row, "shaped_rtt_avg", 1), med(row, "shaped_rtt_max", 1), "%.1f"),
+		    f(ratio(row, "shaped_rtt_avg", 1), "%.2f"), "", "", "")
+	}
+	print_table(nshaped, "lrrrr")
+}
+
 function set(r, c1, c2, c3, c4, c5, c6, c7, c8) {
 	cell[r, 1] = c1; cell[r, 2] = c2; cell[r, 3] = c3; cell[r, 4] = c4
 	cell[r, 5] = c5; cell[r, 6] = c6; cell[r, 7] = c7; cell[r, 8] = c8
@@ -209,6 +224,16 @@ END {
 	print "RTT: ping 10 ms apart, idle and while the stream runs (loaded, avg / max);" \
 	    " CPU: the tunnel's processes at both ends, per 10^9 bytes received."
 	print ""
+	if (nshaped) {
+		print "Shaped link: the veth as a 50 Mbit/s uplink (" meta["shape"] \
+		    ", both ends); one stream and ping through each tunnel:"
+		print ""
+		shaped_table()
+		print ""
+		print "(The target, for the reader: a tunnel's average loaded RTT at most" \
+		    " 1.5 times the bare link's, at 95 % of its throughput or more.)"
+		print ""
+	}
 	all_notes()
 	if (md) {
 		print ""
