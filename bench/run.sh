@@ -22,7 +22,8 @@
 #   3. the same stream the other way (iperf3 -R);
 #   4. for the rows in BENCH_SHAPED, step 2 again with the veth shaped on
 #      both ends to a 50 Mbit/s uplink (SHAPE);
-#   5. vpn's peak resident size (VmHWM) and its counters;
+#   5. vpn's peak resident size (VmHWM), and how the counters (vpn's, the
+#      devices', the UDP sockets' drops) moved over steps 1 to 4;
 # and takes the tunnel down again, so each round's figures are a fresh
 # tunnel's.  Each figure is one line of BENCH_TSV (round, row, metric, raw
 # value: bit/s, bytes, ms, clock ticks, KiB); bench/table.awk turns them
@@ -86,7 +87,7 @@ declare -A SERVER=(			# for the markdown's legend
 	[socat-tcp]='socat TCP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[socat-udp]='socat UDP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[openvpn]='openvpn --proto tcp-server --dev tun --ifconfig 10.9.0.1 10.9.0.2 --cipher none --auth none --tcp-nodelay --txqueuelen 500'
-	[wireguard]='wireguard-go wg0; wg set wg0 private-key KEY listen-port PORT peer PEERKEY allowed-ips 10.9.0.2/32 endpoint HOST:PORT'
+	[wireguard]='wireguard-go DEV; wg set DEV private-key KEY listen-port PORT peer PEERKEY allowed-ips 10.9.0.2/32 endpoint HOST:PORT'
 	[tinc]='tincd -c DIR -D; Mode = router, and in the hosts/ files Cipher = none, Digest = none, PMTUDiscovery = no'
 )
 declare -A CLIENT=(
@@ -126,11 +127,12 @@ usage: $PROGRAM [-h] [vpn]
 Measure vpn (default ./vpn) over a veth pair between two namespaces,
 against the pair itself and against its peers (socat's TUN address,
 OpenVPN, wireguard-go, tinc): in interleaved rounds, iperf3 TCP both ways,
-ping idle and under load, CPU time and memory; then the same under load
-on the veth shaped to a 50 Mbit/s uplink (tbf).  Prints the medians and
-the ratios to the bare link; asserts nothing.  Writes every figure to
-\$BENCH_TSV and the table as markdown to \$BENCH_OUT; to print a run's table
-again: awk [-v md=1] -f bench/table.awk bench/last.tsv.  Must run as root.
+ping idle and under load, CPU time and memory; then one stream and ping
+over the veth shaped to a 50 Mbit/s uplink (tbf).  Prints medians and
+ratios to the bare link; asserts nothing.  Writes every figure to
+\$BENCH_TSV and the tables as markdown to \$BENCH_OUT (to print a run's
+tables again: awk [-v md=1] -f bench/table.awk bench/last.tsv).  Takes
+about 10 minutes with the defaults on 2 CPUs.  Must run as root.
 
 Environment, with the defaults:
 EOF
@@ -143,9 +145,10 @@ EOF
 	    "VPN_FLAGS='$VPN_FLAGS'" 'more flags for every vpn (e.g. -O)' \
 	    "BENCH_TSV=${BENCH_TSV#"$ROOT"/}" 'every figure, one a line' \
 	    "BENCH_OUT=${BENCH_OUT#"$ROOT"/}" 'the markdown table'
-	printf '  BENCH_ROWS=%s\n' "'$BENCH_ROWS'" \
-	    "  (of: ${!LABEL[*]})" \
-	    "BENCH_SHAPED='$BENCH_SHAPED'" '  (rows measured on the shaped link too)'
+	printf '  %s\n' "BENCH_ROWS='$BENCH_ROWS'" \
+	    '  (the rows, in this order: all of them by default)' \
+	    "BENCH_SHAPED='$BENCH_SHAPED'" \
+	    '  (the rows measured on the shaped link too; empty for none)'
 }
 
 parse_args() {
@@ -205,22 +208,24 @@ ns_del() {
 }
 
 setup() {
+	local i
 	TMP=$(mktemp -d "/tmp/vpnb-$$.XXXXXX")
 	undo rm -rf "$TMP"
-	if [[ " $BENCH_ROWS " == *" wireguard "* ]]; then	# undone once it has ended
+	# Pushed before the namespaces, so undone once wireguard-go has ended.
+	if [[ " $BENCH_ROWS " == *" wireguard "* ]]; then
 		[[ -d $WG_RUN ]] || undo rmdir --ignore-fail-on-non-empty "$WG_RUN"
 		undo rm -f "$WG_RUN/${NS[1]}.sock" "$WG_RUN/${NS[2]}.sock"
 	fi
 	run ip netns add "${NS[1]}"
 	undo ns_del
 	run ip netns add "${NS[2]}"
-	ip -n "${NS[1]}" link set lo up
-	ip -n "${NS[2]}" link set lo up
-	run ip -n "${NS[1]}" link add veth1 type veth peer name veth2 netns "${NS[2]}"
-	ip -n "${NS[1]}" addr add "${LINK[1]}/24" dev veth1
-	ip -n "${NS[2]}" addr add "${LINK[2]}/24" dev veth2
-	ip -n "${NS[1]}" link set veth1 up
-	ip -n "${NS[2]}" link set veth2 up
+	run ip -n "${NS[1]}" link add "${VETH[1]}" type veth \
+	    peer name "${VETH[2]}" netns "${NS[2]}"
+	for i in 1 2; do
+		ip -n "${NS[i]}" link set lo up
+		ip -n "${NS[i]}" addr add "${LINK[i]}/24" dev "${VETH[i]}"
+		ip -n "${NS[i]}" link set "${VETH[i]}" up
+	done
 	wait_for 5 ip netns exec "${NS[2]}" ping -c 1 -W 1 "${LINK[1]}" ||
 		die "the veth pair does not carry a ping"
 }
@@ -328,10 +333,9 @@ up_socket() {
 
 # The same with cubic as the tunnel connection's congestion control: BBR,
 # the default on some hosts, paces that connection, and the tunnel pays for
-# it.  The flows inside keep the host's default.  It keeps its row: in two
-# runs of 5 rounds on 2026-12-02 (load average 3 to 6), cubic gave 58 % and
-# 66 % of direct against BBR's 36 % and 47 % (-R: 74 and 54 % against 64
-# and 47 %), at a lower loaded RTT (1.7 ms against 2.9).
+# it.  The flows inside keep the host's default.  It keeps its row: in three
+# runs of 5 rounds on 2026-12-02 (load average 3 to 7), cubic gave 56 to 66 %
+# of direct against BBR's 36 to 47 % (-R: 50 to 74 % against 47 to 64 %).
 up_socket_cubic() {
 	if ! grep -qw cubic "$CC_AVAILABLE"; then
 		ROW_ERR="cubic is not in $CC_AVAILABLE"
@@ -464,8 +468,8 @@ emit() {
 }
 note() { emit note "$1"; }
 
-# pings PREFIX ARGS...: ping ${ADDR[1]} (or the link) from the client end,
-# 10 ms apart, with ARGS; PREFIX_min, _avg and _max in ms, _loss in %.
+# pings PREFIX ARGS...: ping DST from the client end, 10 ms apart, with
+# ARGS; PREFIX_min, _avg and _max in ms, _loss in %.
 pings() {
 	local prefix=$1 k v
 	shift
@@ -535,19 +539,20 @@ stream() {
 
 # shape add|del [QDISC...]: QDISC at the root of both veth ends.
 shape() {
-	local i
+	local i rc=0
 	for i in 1 2; do
-		tc -n "${NS[i]}" qdisc "$1" dev "${VETH[i]}" root "${@:2}" || return 1
+		tc -n "${NS[i]}" qdisc "$1" dev "${VETH[i]}" root "${@:2}" || rc=1
 	done
+	return "$rc"
 }
 
 shaped() {
-	if ! shape add "${SHAPE[@]}"; then
+	if shape add "${SHAPE[@]}"; then
+		stream shaped 1 || true
+	else
 		note "tc qdisc add ${SHAPE[*]} failed"
-		return 0
 	fi
-	stream shaped 1 || true
-	shape del
+	shape del 2>/dev/null || true
 }
 
 # ends_counters: at each end, KEY VALUE lines: datagrams dropped for want
@@ -591,7 +596,7 @@ logs() {
 	for i in 1 2; do
 		[[ -s $TMP/$ROW.$i ]] || continue
 		line=$(tail -1 "$TMP/$ROW.$i" | sed -E 's|^[0-9]{4}[-/][0-9]{2}[-/][0-9]{2} [0-9:]{8} ||
-		    s/^([a-z]+)\[[0-9]+\] /\1: /; s/0x[0-9a-f]+/0x.../g')
+		    s/^([a-z]+)\[[0-9]+\] /\1: /; s/0x[0-9a-f]+, [0-9]+/.../g')
 		note "${END[i]} said '$line'"
 	done
 }
@@ -630,7 +635,7 @@ bench_row() {
 	if "up_${ROW//-/_}"; then
 		measure
 	else
-		note "failed: $ROW_ERR"
+		note "failed: ${ROW_ERR:-its set-up failed}"
 		logs
 	fi
 	ns_kill "${NS[1]}" "${NS[2]}"

@@ -58,7 +58,7 @@ function med(row, m, scale,    r, n, a) {
 # round's over the same round's, * scale.
 function ratio(row, m, scale,    r, n, a) {
 	for (r = 1; r <= rounds; r++)
-		if ((row, m, r) in v && v["direct", m, r] > 0)
+		if ((row, m, r) in v && ("direct", m, r) in v && v["direct", m, r] > 0)
 			a[++n] = scale * v[row, m, r] / v["direct", m, r]
 	return median(a, n)
 }
@@ -79,21 +79,18 @@ function range(row, m, scale,    r, lo, hi, x) {
 # cpu(row): the median over the rounds of CPU seconds per 10^9 bytes.
 function cpu(row,    r, n, a) {
 	for (r = 1; r <= rounds; r++)
-		if ((row, "cpu_ticks", r) in v && v[row, "up_bytes", r] > 0)
+		if ((row, "cpu_ticks", r) in v && (row, "up_bytes", r) in v)
 			a[++n] = v[row, "cpu_ticks", r] / meta["hz"] / \
 			    (v[row, "up_bytes", r] / 1e9)
 	return median(a, n)
 }
 
 # rss(row): vpn's largest VmHWM at either end in any round, in MiB.
-function rss(row,    r, e, x, max) {
-	for (r = 1; r <= rounds; r++)
-		for (e = 1; e <= 2; e++) {
-			x = v[row, (e == 1 ? "server" : "client") "_rss_kib", r]
-			if (x > max)
-				max = x
-		}
-	return max > 0 ? max / 1024 : ""
+function rss(row,    r, k, max) {
+	for (k in v)
+		if (index(k, row SUBSEP) == 1 && k ~ /_rss_kib/ && v[k] / 1024 > max)
+			max = v[k] / 1024
+	return max
 }
 
 function f(x, fmt) { return x == "" ? "-" : sprintf(fmt, x) }
@@ -104,8 +101,8 @@ function pair(x, y, fmt) {
 # -- output: cells into cell[r, c], then as text or markdown
 
 function main_table(    i, row) {
-	set(0, "tunnel", "Gbit/s", "-R", "% of direct", "RTT idle, ms",
-	    "RTT loaded, ms", "CPU s/GB", "vpn RSS, MiB")
+	set(0, "tunnel", "Gbit/s", "-R", "% of direct", "idle RTT min/avg",
+	    "loaded RTT avg/max", "CPU s/GB", "vpn RSS MiB")
 	for (i = 1; i <= nrows; i++) {
 		row = order[i]
 		set(i, info[row, "label"], f(med(row, "up_bps", 1e9), "%.2f"),
@@ -119,7 +116,7 @@ function main_table(    i, row) {
 }
 
 function shaped_table(    i, row) {
-	set(0, "tunnel", "Mbit/s", "% of bare", "RTT loaded avg / max, ms",
+	set(0, "tunnel", "Mbit/s", "% of bare", "loaded RTT avg/max",
 	    "avg RTT / bare's", "", "", "")
 	for (i = 1; i <= nshaped; i++) {
 		row = shaped[i]
@@ -171,7 +168,7 @@ function heading() {
 	hline("make bench, " meta["date"] ": " meta["vpn"] " at " meta["commit"] \
 	    ", flags '" meta["flags"] "'")
 	hline(meta["machine"] "; TCP congestion control " meta["cc"])
-	hline(rounds " interleaved rounds (every row once a round); iperf3 runs of " \
+	hline(rounds " interleaved rounds, iperf3 runs of " \
 	    meta["secs"] " s; tunnel MTU " meta["mtu"] " over TCP, " \
 	    meta["udp_mtu"] " over UDP")
 	printf "load average %s at the start, %s at the end; %s s in all\n", \
@@ -217,21 +214,23 @@ END {
 	heading()
 	main_table()
 	print ""
-	printf "The direct veth across the rounds: %s Gbit/s, -R %s.\n", \
-	    range("direct", "up_bps", 1e9), range("direct", "down_bps", 1e9)
-	print "Gbit/s: one iperf3 TCP stream, client end to server end (-R: the" \
-	    " other way); % of direct: each round's over that round's direct row."
-	print "RTT: ping 10 ms apart, idle and while the stream runs (loaded, avg / max);" \
-	    " CPU: the tunnel's processes at both ends, per 10^9 bytes received."
+	if (range("direct", "up_bps", 1e9) != "")
+		printf "The direct veth across the rounds: %s Gbit/s, -R %s.\n",
+		    range("direct", "up_bps", 1e9), range("direct", "down_bps", 1e9)
+	print "Gbit/s: one iperf3 TCP stream, client end to server end (-R: the other"
+	print "way).  % of direct: each round's figure over that round's direct row."
+	print "RTT, in ms: ping 10 ms apart, idle and while the stream runs (loaded)."
+	print "CPU: user and system time of the tunnel's processes at both ends, per"
+	print "10^9 bytes received.  RSS: vpn's largest VmHWM in any round."
 	print ""
 	if (nshaped) {
-		print "Shaped link: the veth as a 50 Mbit/s uplink (" meta["shape"] \
-		    ", both ends); one stream and ping through each tunnel:"
+		print "Shaped link: the veth as a 50 Mbit/s uplink, on both ends:"
+		print meta["shape"] "; one stream and ping through each tunnel."
 		print ""
 		shaped_table()
 		print ""
-		print "(The target, for the reader: a tunnel's average loaded RTT at most" \
-		    " 1.5 times the bare link's, at 95 % of its throughput or more.)"
+		print "(The target, for the reader: a tunnel's average loaded RTT at most"
+		print "1.5 times the bare link's, at 95 % of its throughput or more.)"
 		print ""
 	}
 	all_notes()
