@@ -468,15 +468,19 @@ emit() {
 }
 note() { emit note "$1"; }
 
-# pings PREFIX ARGS...: ping DST from the client end, 10 ms apart, with
-# ARGS; PREFIX_min, _avg and _max in ms, _loss in %.
-pings() {
-	local prefix=$1 k v
-	shift
+# ping_run ARGS...: ping DST from the client end, 10 ms apart, with ARGS;
+# its summary in $TMP/ping.
+ping_run() {
 	ip netns exec "${NS[2]}" ping -q -i 0.01 -W 1 "$@" "$DST" >"$TMP/ping" 2>&1 ||
 		true
+}
+
+# ping_emit PREFIX: from $TMP/ping, PREFIX_min, _avg and _max in ms and
+# PREFIX_loss in %.
+ping_emit() {
+	local k v
 	while read -r k v; do
-		emit "${prefix}_$k" "$v"
+		emit "$1_$k" "$v"
 	done < <(sed -nE 's/.* ([0-9.]+)% packet loss.*/loss \1/p
 	    s|^rtt [^=]*= ([0-9.]+)/([0-9.]+)/([0-9.]+)/.*|min \1\navg \2\nmax \3|p' \
 	    "$TMP/ping")
@@ -526,15 +530,17 @@ iperf_end() {
 }
 
 # stream NAME PINGED ARGS...: one iperf3 run with ARGS; if PINGED is 1, the
-# loaded RTT as NAME_rtt_*, from its second second to one before its end.
+# loaded RTT as NAME_rtt_*, from its second second to one before its end,
+# if the run went through.
 stream() {
 	local name=$1 pinged=$2
 	shift 2
 	if iperf_start "$@" && ((pinged)); then
 		sleep 1
-		pings "${name}_rtt" -w $((BENCH_SECS - 2))
+		ping_run -w $((BENCH_SECS - 2))
 	fi
-	iperf_end "$name"
+	iperf_end "$name" || return 1
+	((pinged == 0)) || ping_emit "${name}_rtt"
 }
 
 # shape add|del [QDISC...]: QDISC at the root of both veth ends.
@@ -612,7 +618,8 @@ measure() {
 			c0[$k]=$n
 		done < <(ends_counters)
 	fi
-	pings idle_rtt -c "$BENCH_PINGS"
+	ping_run -c "$BENCH_PINGS"
+	ping_emit idle_rtt
 	t0=$(cpu_ticks)
 	stream up 1 || true
 	((${#ROW_PIDS[@]} == 0)) || emit cpu_ticks $(($(cpu_ticks) - t0))

@@ -24,6 +24,12 @@ $3 == "note" { add_note($2, $4, $1); next }
 			dropkeys[$2] = dropkeys[$2] " " $3
 		drops[$2, $3] += $4
 	}
+	if ($3 ~ /_loss$/ && $4 > 0) {
+		if (!(($2, $3) in loss))
+			losskeys[$2] = losskeys[$2] " " $3
+		if ($4 > loss[$2, $3])
+			loss[$2, $3] = $4
+	}
 }
 
 # add_note(row, text, round): text once, with the rounds it was said in.
@@ -185,6 +191,9 @@ function notes_of(row,    i, k, n, text, keys) {
 		text = text "; " keys[k] " " drops[row, keys[k]]
 	if (n > 0)
 		text = text " (summed over the rounds)"
+	n = split(losskeys[row], keys, " ")
+	for (k = 1; k <= n; k++)
+		text = text "; " keys[k] sprintf(" %.1f", loss[row, keys[k]]) " % at most"
 	return substr(text, 3)
 }
 
