@@ -537,7 +537,9 @@ stream() {
 	shift 2
 	if iperf_start "$@" && ((pinged)); then
 		sleep 1
-		ping_run -w $((BENCH_SECS - 2))
+		# A count, not a deadline alone, which would count the last
+		# request, still on its way, as lost.
+		ping_run -c $(((BENCH_SECS - 2) * 100)) -w $((BENCH_SECS - 1))
 	fi
 	iperf_end "$name" || return 1
 	((pinged == 0)) || ping_emit "${name}_rtt"
