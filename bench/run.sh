@@ -333,9 +333,10 @@ up_socket() {
 
 # The same with cubic as the tunnel connection's congestion control: BBR,
 # the default on some hosts, paces that connection, and the tunnel pays for
-# it.  The flows inside keep the host's default.  It keeps its row: in three
-# runs of 5 rounds on 2026-12-02 (load average 3 to 7), cubic gave 56 to 66 %
-# of direct against BBR's 36 to 47 % (-R: 50 to 74 % against 47 to 64 %).
+# it.  The flows inside keep the host's default.  It keeps its row: in six
+# runs of 5 rounds on 2026-12-02 (load average 2 to 7), cubic was ahead in
+# five, 55 to 66 % of direct against BBR's 36 to 49 %, and behind in one,
+# 47 % against 55 %.
 up_socket_cubic() {
 	if ! grep -qw cubic "$CC_AVAILABLE"; then
 		ROW_ERR="cubic is not in $CC_AVAILABLE"
