@@ -230,10 +230,11 @@ setup() {
 		die "the veth pair does not carry a ping"
 }
 
-# tunnel_pids: the processes that carry the tunnel, one PID a line.
+# tunnel_pids NS...: the processes in NS... that carry the tunnel, one PID
+# a line.
 tunnel_pids() {
-	local pid comm
-	for pid in $(ip netns pids "${NS[1]}"; ip netns pids "${NS[2]}"); do
+	local ns pid comm
+	for pid in $(for ns in "$@"; do ip netns pids "$ns"; done); do
 		comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
 		[[ " $TUNNEL_COMMS $VPN_COMM " != *" $comm "* ]] || echo "$pid"
 	done
@@ -476,15 +477,15 @@ ping_run() {
 		true
 }
 
-# ping_emit PREFIX: from $TMP/ping, PREFIX_min, _avg and _max in ms and
-# PREFIX_loss in %.
+# ping_emit PREFIX [FILE]: from ping's summary in FILE (default $TMP/ping),
+# PREFIX_min, _avg and _max in ms and PREFIX_loss in %.
 ping_emit() {
 	local k v
 	while read -r k v; do
 		emit "$1_$k" "$v"
 	done < <(sed -nE 's/.* ([0-9.]+)% packet loss.*/loss \1/p
 	    s|^rtt [^=]*= ([0-9.]+)/([0-9.]+)/([0-9.]+)/.*|min \1\navg \2\nmax \3|p' \
-	    "$TMP/ping")
+	    "${2:-$TMP/ping}")
 }
 
 # iperf_start ARGS...: an iperf3 server for one test at the server end, and
@@ -502,7 +503,7 @@ iperf_start() {
 # iperf_end NAME: wait for the run, at most BENCH_SECS + 20 s and no longer
 # than the tunnel lasts; NAME_bps and NAME_bytes, as the receiver counted.
 iperf_end() {
-	local rc=0 i r bps bytes
+	local rc=0 i
 	if [[ -n $IPERF_CLI ]]; then
 		for ((i = 0; i < (BENCH_SECS + 20) * 10; i++)); do
 			if exited "$IPERF_CLI" || ! tunnel_alive; then
@@ -517,10 +518,18 @@ iperf_end() {
 	fi
 	wait_for 3 exited "$IPERF_SRV" || kill "$IPERF_SRV" 2>/dev/null || true
 	wait "$IPERF_SRV" 2>/dev/null || true
+	iperf_emit "$1" "$TMP/iperf.json" "$rc"
+}
+
+# iperf_emit NAME FILE RC: from iperf3's report in FILE, NAME_bps and
+# NAME_bytes as the receiver counted; a note instead if the client exited
+# RC other than 0 or received nothing.
+iperf_emit() {
+	local r bps bytes
 	r=$(jq -r '.end.sum_received | select(.bytes > 0) | "\(.bits_per_second) " +
-	    "\(.bytes) \(.bits_per_second / 1e6 | round / 1e3)"' "$TMP/iperf.json" \
+	    "\(.bytes) \(.bits_per_second / 1e6 | round / 1e3)"' "$2" \
 	    2>/dev/null) || r=''
-	if ((rc != 0)) || [[ -z $r ]]; then
+	if (($3 != 0)) || [[ -z $r ]]; then
 		note "iperf3 $1 failed"
 		return 1
 	fi
@@ -615,7 +624,7 @@ logs() {
 measure() {
 	local t0 k n
 	local -A c0=()
-	mapfile -t ROW_PIDS < <(tunnel_pids)
+	mapfile -t ROW_PIDS < <(tunnel_pids "${NS[1]}" "${NS[2]}")
 	if [[ $ROW != direct ]]; then
 		while read -r k n; do
 			c0[$k]=$n
