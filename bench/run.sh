@@ -904,12 +904,15 @@ many_stop() {
 	MANY_PIDS=() MANY_NAMES=()
 }
 
-# many_logs: the last line each script wrote, as notes.
+# many_logs: the last line each script wrote, as notes, with the run's
+# temporary directory as TMP, so that a line said in several rounds is one
+# note.
 many_logs() {
-	local f
+	local f line
 	for f in "$TMP"/many.*; do
 		[[ -s $f ]] || continue
-		note "${f##*/many.} said '$(tail -1 "$f")'"
+		line=$(tail -1 "$f")
+		note "${f##*/many.} said '${line//"$TMP"/TMP}'"
 	done
 }
 
