@@ -25,9 +25,30 @@
 #   5. vpn's peak resident size (VmHWM), and how the counters (vpn's, the
 #      devices', the UDP sockets' drops) moved over steps 1 to 4;
 # and takes the tunnel down again, so each round's figures are a fresh
-# tunnel's.  Each figure is one line of BENCH_TSV (round, row, metric, raw
-# value: bit/s, bytes, ms, clock ticks, KiB); bench/table.awk turns them
-# into medians, and ratios to the direct row of the same round.
+# tunnel's.
+#
+# Then, in the same round, the many-client section (BENCH_MANY), in
+# namespaces of its own: a gateway and four client hosts, each on a veth
+# of its own, addressed point to point with the server's address on every
+# link, as server.sh -M addresses its session devices:
+#
+#  ${MANY_NS[0]}  wan0 203.0.113.1 ── m1 ┐  $MANY_GW
+#  ${MANY_NS[1]}  wan0 203.0.113.2 ── m2 ├─ 198.51.100.2 on each mI
+#  ${MANY_NS[2]}  wan0 203.0.113.3 ── m3 │  server.sh -M 4, iperf3 -s x 4
+#  ${MANY_NS[3]}  wan0 203.0.113.4 ── m4 ┘  tun0-N 10.1.1.1 peer 10.1.1.x
+#  (client.sh, tun0 10.1.1.x; iperf3 -c, ping)
+#
+# Its rows are the bare veths, then each transport: server.sh -M 4 on the
+# gateway and client.sh (without -l) on each host, started afresh for the
+# row, and stopped with SIGTERM after it, as the rows' tunnels are.  Each
+# row measures one iperf3 TCP stream from every host to the gateway, all at
+# once for BENCH_SECS, with pings from each meanwhile as in step 2, and
+# the CPU time of the tunnels' processes on all five.
+#
+# Each figure is one line of BENCH_TSV (round, row, metric, raw value:
+# bit/s, bytes, ms, clock ticks, KiB); bench/table.awk turns them into
+# medians, ratios to the direct row of the same round and, for the many
+# clients, sums and Jain's fairness index of each round's streams.
 set -eu -o pipefail
 export LC_ALL=C
 
@@ -43,6 +64,7 @@ BENCH_MTU=${BENCH_MTU:-1500}		# tunnel MTU over TCP
 BENCH_UDP_MTU=${BENCH_UDP_MTU:-1400}	# over UDP: a datagram fits the link
 BENCH_ROWS=${BENCH_ROWS:-direct socket socket-cubic pipe udp socat-tcp socat-udp openvpn wireguard tinc}
 BENCH_SHAPED=${BENCH_SHAPED-direct socket pipe udp openvpn wireguard tinc}
+BENCH_MANY=${BENCH_MANY-nc tls udp}	# server.sh -M's transports
 BENCH_TSV=${BENCH_TSV:-$ROOT/bench/last.tsv}
 BENCH_OUT=${BENCH_OUT:-$ROOT/bench/last.md}
 VPN_FLAGS=${VPN_FLAGS:-}
@@ -66,6 +88,30 @@ WG_RUN=/var/run/wireguard	# wireguard-go's UAPI sockets, for every namespace
 TUNNEL_COMMS='cat nc openvpn socat tincd wireguard-go'	# CPU time of the tunnel
 VPN='' VPN_COMM='' TMP='' UNDO=() VFLAGS=() ROW_PIDS=()
 ROUND=0 ROW=- ROW_PORT='' ROW_ERR='' DST='' IPERF_SRV='' IPERF_CLI=''
+MANY=4				# the many-client section's client hosts
+MANY_GW=vpnb-$$-gw MANY_NS=()	# their gateway; the hosts
+MANY_SERVER=198.51.100.2	# the server's address, on each of the gateway's links
+MANY_TUN=10.1.1.1		# its tunnel address, on every session's device
+MANY_LAN=172.20.1.0/24		# a network behind it, pushed to the clients
+MANY_PIDS=() MANY_NAMES=() MANY_TLS=()
+declare -A MANY_LABEL=(
+	[direct]='bare veths (the reference)'
+	[nc]='server.sh -M 4, TCP (socat)'
+	[tls]='server.sh -M 4, TLS (socat)'
+	[udp]='server.sh -M 4, UDP (vpn -D)'
+)
+declare -A MANY_SERVER_CMD=(
+	[direct]='iperf3 -s -p 520I'
+	[nc]="server.sh -M 4 -l $MANY_TUN/24 -r $MANY_LAN -p PORT -m $BENCH_MTU"
+	[tls]="server.sh -M 4 -l $MANY_TUN/24 -r $MANY_LAN -p PORT -T tls -c CERT -K KEY -C CA -m $BENCH_MTU"
+	[udp]="server.sh -M 4 -l $MANY_TUN/24 -r $MANY_LAN -p PORT -T udp -m $BENCH_UDP_MTU"
+)
+declare -A MANY_CLIENT_CMD=(
+	[direct]="iperf3 -c $MANY_SERVER -p 520I"
+	[nc]="client.sh -s $MANY_SERVER -p PORT"
+	[tls]="client.sh -s $MANY_SERVER -p PORT -T tls -c CERT -K KEY -C CA"
+	[udp]="client.sh -s $MANY_SERVER -p PORT -T udp"
+)
 declare -A LABEL=(
 	[direct]='direct veth (the limit)'
 	[pipe]='vpn, nc pipeline'
@@ -128,11 +174,13 @@ Measure vpn (default ./vpn) over a veth pair between two namespaces,
 against the pair itself and against its peers (socat's TUN address,
 OpenVPN, wireguard-go, tinc): in interleaved rounds, iperf3 TCP both ways,
 ping idle and under load, CPU time and memory; then one stream and ping
-over the veth shaped to a 50 Mbit/s uplink (tbf).  Prints medians and
-ratios to the bare link; asserts nothing.  Writes every figure to
-\$BENCH_TSV and the tables as markdown to \$BENCH_OUT (to print a run's
-tables again: awk [-v md=1] -f bench/table.awk bench/last.tsv).  Takes
-about 10 minutes with the defaults on 2 CPUs.  Must run as root.
+over the veth shaped to a 50 Mbit/s uplink (tbf); then four clients of
+one server.sh -M 4 at once, a stream from each: their sum and fairness.
+Prints medians and ratios to the bare link; asserts nothing.  Writes every
+figure to \$BENCH_TSV and the tables as markdown to \$BENCH_OUT (to print
+a run's tables again: awk [-v md=1] -f bench/table.awk bench/last.tsv).
+Takes about 12 minutes with the defaults on 2 CPUs, of which the four
+clients take 2.  Must run as root.
 
 Environment, with the defaults:
 EOF
@@ -142,13 +190,15 @@ EOF
 	    "BENCH_PINGS=$BENCH_PINGS" 'pings for the idle RTT, 10 ms apart' \
 	    "BENCH_MTU=$BENCH_MTU" 'tunnel MTU over TCP' \
 	    "BENCH_UDP_MTU=$BENCH_UDP_MTU" 'tunnel MTU over UDP' \
-	    "VPN_FLAGS='$VPN_FLAGS'" 'more flags for every vpn (e.g. -O)' \
+	    "VPN_FLAGS='$VPN_FLAGS'" "more flags for the rows' vpn (e.g. -O)" \
 	    "BENCH_TSV=${BENCH_TSV#"$ROOT"/}" 'every figure, one a line' \
 	    "BENCH_OUT=${BENCH_OUT#"$ROOT"/}" 'the markdown table'
 	printf '  %s\n' "BENCH_ROWS='$BENCH_ROWS'" \
 	    '  (the rows, in this order: all of them by default)' \
 	    "BENCH_SHAPED='$BENCH_SHAPED'" \
-	    '  (the rows measured on the shaped link too; empty for none)'
+	    '  (the rows measured on the shaped link too; empty for none)' \
+	    "BENCH_MANY='$BENCH_MANY'" \
+	    '  (server.sh -T transports for the four clients; empty for none)'
 }
 
 parse_args() {
@@ -191,6 +241,12 @@ preflight() {
 		[[ " $BENCH_ROWS " == *" $r "* ]] ||
 			die "BENCH_SHAPED: '$r' is not one of BENCH_ROWS"
 	done
+	for r in $BENCH_MANY; do
+		[[ $r != direct && -n ${MANY_LABEL[$r]+x} ]] ||
+			die "BENCH_MANY: not nc, tls or udp: '$r'"
+	done
+	[[ " $BENCH_MANY " != *" tls "* ]] || command -v openssl >/dev/null ||
+		die "openssl: not found, for BENCH_MANY's tls"
 	for c in awk ip iperf3 jq nc ping socat ss tc; do
 		command -v "$c" >/dev/null || die "$c: not found"
 	done
@@ -228,12 +284,14 @@ setup() {
 	done
 	wait_for 5 ip netns exec "${NS[2]}" ping -c 1 -W 1 "${LINK[1]}" ||
 		die "the veth pair does not carry a ping"
+	[[ -z $BENCH_MANY ]] || many_setup
 }
 
-# tunnel_pids: the processes that carry the tunnel, one PID a line.
+# tunnel_pids NS...: the processes in NS... that carry the tunnel, one PID
+# a line.
 tunnel_pids() {
-	local pid comm
-	for pid in $(ip netns pids "${NS[1]}"; ip netns pids "${NS[2]}"); do
+	local ns pid comm
+	for pid in $(for ns in "$@"; do ip netns pids "$ns"; done); do
 		comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
 		[[ " $TUNNEL_COMMS $VPN_COMM " != *" $comm "* ]] || echo "$pid"
 	done
@@ -476,15 +534,15 @@ ping_run() {
 		true
 }
 
-# ping_emit PREFIX: from $TMP/ping, PREFIX_min, _avg and _max in ms and
-# PREFIX_loss in %.
+# ping_emit PREFIX [FILE]: from ping's summary in FILE (default $TMP/ping),
+# PREFIX_min, _avg and _max in ms and PREFIX_loss in %.
 ping_emit() {
 	local k v
 	while read -r k v; do
 		emit "$1_$k" "$v"
 	done < <(sed -nE 's/.* ([0-9.]+)% packet loss.*/loss \1/p
 	    s|^rtt [^=]*= ([0-9.]+)/([0-9.]+)/([0-9.]+)/.*|min \1\navg \2\nmax \3|p' \
-	    "$TMP/ping")
+	    "${2:-$TMP/ping}")
 }
 
 # iperf_start ARGS...: an iperf3 server for one test at the server end, and
@@ -502,7 +560,7 @@ iperf_start() {
 # iperf_end NAME: wait for the run, at most BENCH_SECS + 20 s and no longer
 # than the tunnel lasts; NAME_bps and NAME_bytes, as the receiver counted.
 iperf_end() {
-	local rc=0 i r bps bytes
+	local rc=0 i
 	if [[ -n $IPERF_CLI ]]; then
 		for ((i = 0; i < (BENCH_SECS + 20) * 10; i++)); do
 			if exited "$IPERF_CLI" || ! tunnel_alive; then
@@ -517,10 +575,18 @@ iperf_end() {
 	fi
 	wait_for 3 exited "$IPERF_SRV" || kill "$IPERF_SRV" 2>/dev/null || true
 	wait "$IPERF_SRV" 2>/dev/null || true
+	iperf_emit "$1" "$TMP/iperf.json" "$rc"
+}
+
+# iperf_emit NAME FILE RC: from iperf3's report in FILE, NAME_bps and
+# NAME_bytes as the receiver counted; a note instead if the client exited
+# RC other than 0 or received nothing.
+iperf_emit() {
+	local r bps bytes
 	r=$(jq -r '.end.sum_received | select(.bytes > 0) | "\(.bits_per_second) " +
-	    "\(.bytes) \(.bits_per_second / 1e6 | round / 1e3)"' "$TMP/iperf.json" \
+	    "\(.bytes) \(.bits_per_second / 1e6 | round / 1e3)"' "$2" \
 	    2>/dev/null) || r=''
-	if ((rc != 0)) || [[ -z $r ]]; then
+	if (($3 != 0)) || [[ -z $r ]]; then
 		note "iperf3 $1 failed"
 		return 1
 	fi
@@ -615,7 +681,7 @@ logs() {
 measure() {
 	local t0 k n
 	local -A c0=()
-	mapfile -t ROW_PIDS < <(tunnel_pids)
+	mapfile -t ROW_PIDS < <(tunnel_pids "${NS[1]}" "${NS[2]}")
 	if [[ $ROW != direct ]]; then
 		while read -r k n; do
 			c0[$k]=$n
@@ -655,10 +721,231 @@ bench_row() {
 
 devs_gone() { no_link "${NS[1]}" "${DEV[1]}" && no_link "${NS[2]}" "${DEV[2]}"; }
 
+# -- many clients: server.sh -M on a gateway, client.sh on each client host
+
+# many_setup: the gateway and its client hosts, each host on a veth of its
+# own; for TLS, a CA, and a certificate it signed for the server and for
+# each client.  The links are addressed point to point, the server's
+# address on each, so that its answers to a host come from the address the
+# host sent to (a UDP client takes nothing from any other); and a host has
+# no other route, so that it reaches the gateway's tunnel address, which
+# the gateway answers for on every link, only through its tunnel.
+many_setup() {
+	local i c
+	mkdir "$TMP/run" "$TMP/rundir"
+	run ip netns add "$MANY_GW"
+	undo many_del
+	ip -n "$MANY_GW" link set lo up
+	for ((i = 1; i <= MANY; i++)); do
+		c=vpnb-$$-c$i
+		MANY_NS+=("$c")
+		run ip netns add "$c"
+		ip -n "$c" link set lo up
+		ip -n "$MANY_GW" link add "m$i" type veth peer name wan0 netns "$c"
+		ip -n "$MANY_GW" addr add "$MANY_SERVER" peer "203.0.113.$i" dev "m$i"
+		ip -n "$c" addr add "203.0.113.$i" peer "$MANY_SERVER" dev wan0
+		ip -n "$MANY_GW" link set "m$i" up
+		ip -n "$c" link set wan0 up
+	done
+	for c in "${MANY_NS[@]}"; do
+		wait_for 5 ip netns exec "$c" ping -c 1 -W 1 "$MANY_SERVER" ||
+			die "$c does not reach $MANY_SERVER on ${MANY_GW}"
+	done
+	[[ " $BENCH_MANY " != *" tls "* ]] || many_pki
+}
+
+# many_del: stop what runs in the section's namespaces, and delete them.
+many_del() {
+	local ns
+	many_stop
+	ns_kill "$MANY_GW" "${MANY_NS[@]}"
+	for ns in "$MANY_GW" "${MANY_NS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
+# many_pki: in $TMP/pki, a CA, and a key and certificate for the server
+# (naming its address, which the clients check) and for each client.
+many_pki() {
+	local d=$TMP/pki n san
+	mkdir "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 -subj /CN=ca 2>/dev/null
+	for n in server $(seq -f 'c%g' "$MANY"); do
+		san=DNS:$n
+		[[ $n != server ]] || san=IP:$MANY_SERVER
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		    -keyout "$d/$n.key" -out "$d/$n.csr" -subj "/CN=$n" 2>/dev/null
+		printf 'subjectAltName=%s\n' "$san" >"$d/$n.ext"
+		openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		    -CAcreateserial -days 2 -extfile "$d/$n.ext" -out "$d/$n.crt" \
+		    2>/dev/null
+	done
+}
+
+# many_script NS NAME SCRIPT ARGS...: server.sh or client.sh in NS, its
+# FIFOs and state under $TMP, its output in $TMP/many.NAME; many_stop
+# ends it.
+many_script() {
+	local ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" env VPN="$VPN" TMPDIR="$TMP/run" \
+	    VPN_RUNDIR="$TMP/rundir" "$@" </dev/null >"$TMP/many.$name" 2>&1 &
+	MANY_PIDS+=("$!")
+	MANY_NAMES+=("$name")
+}
+
+many_said() { grep -qsF -- "$2" "$TMP/many.$1"; }
+
+# many_tls NAME: the -T tls options for the key and certificate of NAME.
+many_tls() {
+	local d=$TMP/pki
+	MANY_TLS=(-T tls -c "$d/$1.crt" -K "$d/$1.key" -C "$d/ca.crt")
+}
+
+# many_up TRANSPORT: server.sh -M on the gateway and, once it listens,
+# client.sh on each client host; returns once each reaches the server's
+# tunnel address.  For the bare veths, nothing to set up.
+many_up() {
+	local t=$1 i s=() c=()
+	DST=$MANY_TUN
+	case $t in
+	direct)	DST=$MANY_SERVER
+		return 0 ;;
+	nc)	s=(-m "$BENCH_MTU") ;;
+	tls)	many_tls server
+		s=("${MANY_TLS[@]}" -m "$BENCH_MTU") ;;
+	udp)	s=(-T udp -m "$BENCH_UDP_MTU") c=(-T udp) ;;
+	esac
+	# -r: without one, server.sh -M pushes an empty "route=", which
+	# client.sh refuses ("a bad item"), and gives up.
+	many_script "$MANY_GW" server "$ROOT/scripts/server.sh" -M "$MANY" \
+	    -l "$MANY_TUN/24" -r "$MANY_LAN" -p "$ROW_PORT" "${s[@]}"
+	wait_for 10 many_said server "listening on port $ROW_PORT" ||
+		{ ROW_ERR="server.sh does not listen after 10 s"; return 1; }
+	for ((i = 1; i <= MANY; i++)); do
+		[[ $t != tls ]] || { many_tls "c$i"; c=("${MANY_TLS[@]}"); }
+		many_script "${MANY_NS[i - 1]}" "c$i" "$ROOT/scripts/client.sh" \
+		    -s "$MANY_SERVER" -p "$ROW_PORT" "${c[@]}"
+	done
+	for ((i = 1; i <= MANY; i++)); do
+		wait_for 15 ip netns exec "${MANY_NS[i - 1]}" ping -c 1 -W 1 "$DST" ||
+			{ ROW_ERR="client $i has no tunnel after 15 s"; return 1; }
+	done
+}
+
+# many_measure: one iperf3 stream from each client host to the gateway, all
+# at once, for BENCH_SECS, with pings from each meanwhile (as in stream);
+# each client's figures as cI_bps, cI_bytes and cI_rtt_*, and the CPU time
+# of the tunnels' processes on every host.
+many_measure() {
+	local i n rc t0 srv=() cli=() pings=()
+	mapfile -t ROW_PIDS < <(tunnel_pids "$MANY_GW" "${MANY_NS[@]}")
+	for ((i = 1; i <= MANY; i++)); do
+		ip netns exec "$MANY_GW" iperf3 -s -1 -p $((5200 + i)) >/dev/null 2>&1 &
+		srv+=("$!")
+	done
+	for ((i = 1; i <= MANY; i++)); do
+		wait_for 5 listening "$MANY_GW" $((5200 + i)) ||
+			{ note "iperf3 -s does not listen on $((5200 + i))"; break; }
+	done
+	t0=$(cpu_ticks)
+	for ((i = 1; i <= MANY; i++)); do
+		ip netns exec "${MANY_NS[i - 1]}" iperf3 -c "$DST" -p $((5200 + i)) \
+		    -t "$BENCH_SECS" -J --connect-timeout 3000 >"$TMP/iperf.$i.json" 2>&1 &
+		cli+=("$!")
+	done
+	sleep 1
+	for ((i = 1; i <= MANY; i++)); do
+		ip netns exec "${MANY_NS[i - 1]}" ping -q -i 0.01 -W 1 \
+		    -c $(((BENCH_SECS - 2) * 100)) -w $((BENCH_SECS - 1)) "$DST" \
+		    >"$TMP/ping.$i" 2>&1 &
+		pings+=("$!")
+	done
+	for ((n = 0; n < (BENCH_SECS + 20) * 10; n++)); do
+		all_exited "${cli[@]}" && break
+		sleep 0.1
+	done
+	((${#ROW_PIDS[@]} == 0)) || emit cpu_ticks $(($(cpu_ticks) - t0))
+	for ((i = 1; i <= MANY; i++)); do
+		rc=0
+		kill "${cli[i - 1]}" 2>/dev/null || true
+		wait "${cli[i - 1]}" || rc=$?
+		wait "${pings[i - 1]}" || true		# ends by its -w
+		wait_for 3 exited "${srv[i - 1]}" || kill "${srv[i - 1]}" 2>/dev/null || true
+		wait "${srv[i - 1]}" 2>/dev/null || true
+		iperf_emit "c$i" "$TMP/iperf.$i.json" "$rc" || continue
+		ping_emit "c${i}_rtt" "$TMP/ping.$i"
+		! many_said "c$i" "reconnecting in" ||
+			note "client $i's session ended during the round"
+	done
+}
+
+all_exited() {
+	local pid
+	for pid in "$@"; do
+		exited "$pid" || return 1
+	done
+}
+
+# many_stop: SIGTERM to the scripts, which undo what they did, and wait for
+# them, at most 15 s each (then SIGKILL); a note for one that did not exit
+# 143, as SIGTERM has it do.
+many_stop() {
+	local i pid rc
+	((${#MANY_PIDS[@]} > 0)) || return 0
+	kill -TERM "${MANY_PIDS[@]}" 2>/dev/null || true
+	for i in "${!MANY_PIDS[@]}"; do
+		pid=${MANY_PIDS[i]} rc=0
+		wait_for 15 exited "$pid" || kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || rc=$?
+		((rc == 143)) || note "${MANY_NAMES[i]} exited $rc on SIGTERM, not 143"
+	done
+	MANY_PIDS=() MANY_NAMES=()
+}
+
+# many_logs: the last line each script wrote, as notes, with the run's
+# temporary directory as TMP, so that a line said in several rounds is one
+# note.
+many_logs() {
+	local f line
+	for f in "$TMP"/many.*; do
+		[[ -s $f ]] || continue
+		line=$(tail -1 "$f")
+		note "${f##*/many.} said '${line//"$TMP"/TMP}'"
+	done
+}
+
+# many_row TRANSPORT: the section's row for TRANSPORT: set up, measure,
+# tear down, and check that the scripts took their devices with them.
+many_row() {
+	ROW=many-$1 ROW_ERR='' ROW_PIDS=()
+	say "round $ROUND of $BENCH_ROUNDS: ${MANY_LABEL[$1]}"
+	rm -f "$TMP"/many.*
+	if many_up "$1"; then
+		many_measure
+	else
+		note "failed: ${ROW_ERR:-its set-up failed}"
+		many_logs
+	fi
+	many_stop
+	ns_kill "$MANY_GW" "${MANY_NS[@]}"
+	wait_for 5 many_devs_gone || die "devices left over after ${MANY_LABEL[$1]}"
+}
+
+many_devs_gone() {
+	local ns
+	[[ -z $(ip -n "$MANY_GW" -o link show | grep -o " $TUN-[0-9]*[:@]" || true) ]] ||
+		return 1
+	for ns in "${MANY_NS[@]}"; do
+		no_link "$ns" "$TUN" || return 1
+	done
+}
+
 # -- the run's description, in round 0 of the TSV
 
 describe() {
-	local cpu
+	local cpu r
 	printf 'round\trow\tmetric\tvalue\n' >"$BENCH_TSV"
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	emit date "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -682,10 +969,24 @@ describe() {
 		[[ " $BENCH_SHAPED " != *" $ROW "* ]] || emit shaped 1
 	done
 	ROW=-
+	emit many_clients "$MANY"
+	for r in $(many_rows); do
+		ROW=many-$r
+		emit many "${MANY_LABEL[$r]}"
+		emit server "${MANY_SERVER_CMD[$r]}"
+		emit client "${MANY_CLIENT_CMD[$r]}"
+	done
+	ROW=-
+}
+
+# many_rows: the many-client section's rows: the bare veths, then
+# BENCH_MANY's transports; none if BENCH_MANY is empty.
+many_rows() {
+	[[ -z $BENCH_MANY ]] || echo "direct $BENCH_MANY"
 }
 
 main() {
-	local i
+	local i r
 	parse_args "$@"
 	preflight
 	trap cleanup EXIT
@@ -700,6 +1001,11 @@ main() {
 			ROW_PORT=$((PORT + 20 * ROUND + i))
 			i=$((i + 1))
 			bench_row
+		done
+		for r in $(many_rows); do
+			ROW_PORT=$((PORT + 20 * ROUND + i))
+			i=$((i + 1))
+			many_row "$r"
 		done
 	done
 	ROUND=0 ROW=-

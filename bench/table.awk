@@ -2,7 +2,9 @@
 # wrote (a TSV line each: round, row, metric, value; round 0 describes the
 # run and its rows).  A cell is the median over the rounds; a ratio to the
 # direct row is taken in each round, against that round's direct row, and
-# the cell is the median of those ratios.
+# the cell is the median of those ratios.  The many-client rows (round 0's
+# "many") have a table of their own, from each round's clients' streams
+# (cI_bps): their sum, its ratio to the bare veths' sum, Jain's fairness.
 #
 #	awk -f bench/table.awk bench/last.tsv		# text
 #	awk -v md=1 -f bench/table.awk bench/last.tsv	# markdown, for README.md
@@ -13,6 +15,7 @@ FNR == 1 { next }			# the column names
 $1 == 0 && $2 == "-" { meta[$3] = $4; next }
 $1 == 0 && $3 == "label" { order[++nrows] = $2 }
 $1 == 0 && $3 == "shaped" { shaped[++nshaped] = $2 }
+$1 == 0 && $3 == "many" { many[++nmany] = $2 }
 $1 == 0 { info[$2, $3] = $4; next }
 $3 == "note" { add_note($2, $4, $1); next }
 {
@@ -99,6 +102,25 @@ function rss(row,    r, k, max) {
 	return max
 }
 
+# csum(row, m, r): the sum over the clients of their cI_m in round r; ""
+# unless each has one.
+function csum(row, m, r,    i, s) {
+	for (i = 1; i <= nclients; i++) {
+		if (!((row, "c" i "_" m, r) in v))
+			return ""
+		s += v[row, "c" i "_" m, r]
+	}
+	return s
+}
+
+# cmax(row, m, r): the largest of the clients' cI_m in round r.
+function cmax(row, m, r,    i, x) {
+	for (i = 1; i <= nclients; i++)
+		if ((row, "c" i "_" m, r) in v && (x == "" || v[row, "c" i "_" m, r] > x))
+			x = v[row, "c" i "_" m, r]
+	return x
+}
+
 function f(x, fmt) { return x == "" ? "-" : sprintf(fmt, x) }
 function pair(x, y, fmt) {
 	return x == "" && y == "" ? "-" : f(x, fmt) " / " f(y, fmt)
@@ -133,6 +155,48 @@ function shaped_table(    i, row) {
 		    f(ratio(row, "shaped_rtt_avg", 1), "%.2f"), "", "", "")
 	}
 	print_table(nshaped, "lrrrr")
+}
+
+# many_row(i, row): row i of the many-client table: each cell the median
+# over the rounds in which every client's stream went through, of the
+# round's sum, fairness, ratio to the bare veths, mean and largest RTT
+# and CPU; each client's own median.
+function many_row(i, row,    r, k, s, sq, d, n, np, nt, nc, agg, jain, pct,
+    rtt, rmax, cpus, per) {
+	for (r = 1; r <= rounds; r++) {
+		if ((s = csum(row, "bps", r)) == "" || s == 0)
+			continue
+		sq = 0
+		for (k = 1; k <= nclients; k++)
+			sq += v[row, "c" k "_bps", r] ^ 2
+		agg[++n] = s / 1e9
+		jain[n] = s * s / (nclients * sq)
+		d = csum("many-direct", "bps", r)
+		if (d != "" && d > 0)
+			pct[++np] = 100 * s / d
+		if ((d = csum(row, "rtt_avg", r)) != "") {
+			rtt[++nt] = d / nclients
+			rmax[nt] = cmax(row, "rtt_max", r)
+		}
+		if ((row, "cpu_ticks", r) in v)
+			cpus[++nc] = v[row, "cpu_ticks", r] / meta["hz"] / \
+			    (csum(row, "bytes", r) / 1e9)
+	}
+	per = ""
+	for (k = 1; k <= nclients; k++)
+		per = per " " f(med(row, "c" k "_bps", 1e9), "%.2f")
+	set(i, info[row, "many"], f(median(agg, n), "%.2f"),
+	    f(median(pct, np), "%.0f"), f(median(jain, n), "%.3f"), substr(per, 2),
+	    pair(median(rtt, nt), median(rmax, nt), "%.2f"),
+	    f(median(cpus, nc), "%.2f"), "")
+}
+
+function many_table(    i) {
+	set(0, "transport", "Gbit/s", "% of bare", "fairness", "per client Gbit/s",
+	    "loaded RTT avg/max", "CPU s/GB", "")
+	for (i = 1; i <= nmany; i++)
+		many_row(i, many[i])
+	print_table(nmany, "lrrrrrr")
 }
 
 function set(r, c1, c2, c3, c4, c5, c6, c7, c8) {
@@ -204,6 +268,13 @@ function all_notes(    i, row, text) {
 		if (text != "")
 			print (md ? "- " : "") info[row, "label"] ": " text "."
 	}
+	for (i = 1; i <= nmany; i++) {
+		row = many[i]
+		text = notes_of(row)
+		if (text != "")
+			print (md ? "- " : "") "Many clients, " info[row, "many"] ": " \
+			    text "."
+	}
 }
 
 function legend(    i, row) {
@@ -214,10 +285,17 @@ function legend(    i, row) {
 		printf "- %s: `%s` / `%s`\n", info[row, "label"],
 		    info[row, "server"], info[row, "client"]
 	}
+	for (i = 1; i <= nmany; i++) {
+		row = many[i]
+		printf "- Many clients, %s: `%s` / `%s` on each of %d hosts\n",
+		    info[row, "many"], info[row, "server"], info[row, "client"],
+		    nclients
+	}
 	print ""
 }
 
 END {
+	nclients = meta["many_clients"]
 	if (md)
 		print "<!-- written by bench/run.sh; see README.md, Performance -->"
 	heading()
@@ -240,6 +318,25 @@ END {
 		print ""
 		print "(The target, for the reader: a tunnel's average loaded RTT at most"
 		print "1.5 times the bare link's, at 95 % of its throughput or more.)"
+		print ""
+	}
+	if (nmany) {
+		print "Many clients: one server.sh -M " nclients " on a gateway, " \
+		    nclients " client hosts (client.sh"
+		print "without -l), each on a veth of its own; one iperf3 stream from each"
+		print "host to the gateway's tunnel address (bare: the server's), all at"
+		print "once, and ping 10 ms apart from each meanwhile."
+		print ""
+		many_table()
+		print ""
+		print "Gbit/s: the streams' sum.  % of bare: over the same round's sum over"
+		print "the bare veths.  Fairness: Jain's index of the streams, (sum x)^2 /"
+		print "(n sum x^2), 1 when all are equal, 1/n when one takes all.  Per client:"
+		print "each stream's own median.  RTT: the mean of the hosts' averages, and"
+		print "the largest maximum.  CPU: the tunnels' processes on every host.  A"
+		print "round in which a stream failed counts only in its own median."
+		if (meta["flags"] != "")
+			print "(VPN_FLAGS does not reach these: the scripts run vpn.)"
 		print ""
 	}
 	all_notes()
