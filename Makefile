@@ -44,12 +44,15 @@ $(FUZZERS): %: %.c tests/fuzz.h $(SRCS) offload.h
 
 # make check: install what the tests need (or say what is missing), build,
 # replay the fuzz corpus, then the suite on ./vpn and, for vpn.c's own
-# tests, on the sanitized build.
+# tests, on the sanitized build, side by side (its report comes last).
 check:
 	scripts/deps.sh check
 	$(MAKE) vpn vpn-asan unit
-	$(SUDO) tests/run.sh ./vpn
-	$(SUDO) env VPN_SANITIZED=1 tests/run.sh ./vpn-asan $(ASAN_TESTS)
+	mkdir -p tests/log
+	$(SUDO) env VPN_SANITIZED=1 TEST_JOBS=2 tests/run.sh ./vpn-asan $(ASAN_TESTS) \
+	    >tests/log/asan.out 2>&1 & asan=$$!; \
+	$(SUDO) env TEST_JOBS=2 tests/run.sh ./vpn; rc=$$?; \
+	wait $$asan; arc=$$?; cat tests/log/asan.out; exit $$((rc | arc))
 
 # make unit: seconds, no root: every input in tests/corpus/TARGET once
 # through the real code, each checked against the reference checks in

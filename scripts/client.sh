@@ -120,8 +120,8 @@ setup_state() {
 		    TIMEOUT MTU MTU_GIVEN RUN_USER VPN STATE; do
 			printf '%s=%q\n' "$v" "${!v}"
 		done
-		printf 'ADDRS=(%s)\n' "$(printf '%q ' "${ADDRS[@]}")"
-		printf 'ROUTES=(%s)\n' "$(printf '%q ' "${ROUTES[@]}")"
+		array_decl ADDRS
+		array_decl ROUTES
 		printf 'STARTED=%q\nROLE=client\n' "$(date +%s)"
 	} >"$STATE/conf"
 }

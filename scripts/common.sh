@@ -321,6 +321,17 @@ uses_ipv6() {
 	return 1
 }
 
+# array_decl NAME: NAME=(...) as bash reads it back, for a conf file; an
+# empty array stays empty (printf '%q ' of nothing would give '').
+array_decl() {
+	local -n a=$1
+	if ((${#a[@]} > 0)); then
+		printf '%s=(%s)\n' "$1" "$(printf '%q ' "${a[@]}")"
+	else
+		printf '%s=()\n' "$1"
+	fi
+}
+
 # -- set-up steps, each pushing its undo
 
 # addr_add DEV ADDR [PEER]: an address on DEV, point to point if PEER.

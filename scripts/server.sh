@@ -168,8 +168,8 @@ setup_state() {
 		    MAX IDENTITIES RUN_USER VPN STATE CLIENT_TO_CLIENT; do
 			printf '%s=%q\n' "$v" "${!v}"
 		done
-		printf 'ADDRS=(%s)\n' "$(printf '%q ' "${ADDRS[@]}")"
-		printf 'ROUTES=(%s)\n' "$(printf '%q ' "${ROUTES[@]}")"
+		array_decl ADDRS
+		array_decl ROUTES
 		printf 'STARTED=%q\n' "$(date +%s)"
 		printf 'ROLE=server\n'
 	} >"$STATE/conf"

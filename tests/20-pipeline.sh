@@ -54,15 +54,25 @@ cmp -s "$TMP/b" "$TMP/b.got" || fail "concurrent: ns1 to ns2 corrupted ($(stat -
 say "50 MiB both ways at once in $((SECONDS - start)) s, both intact"
 
 # The two ends' counters agree once traffic has stopped: the stream loses
-# nothing between them, so what one queued for nc the other read.
+# nothing between them, so what one wrote to nc the other read.  The
+# devices go down first, so that the kernel sends nothing more; the
+# counters are read until both ends have had the last frames.
 v1=$(pid_of "$NS1" "$VPN") v2=$(pid_of "$NS2" "$VPN")
-sleep 1
-counters_now "$v1" "$TMP/vpn1.err" >/dev/null
-counters_now "$v2" "$TMP/vpn2.err" >/dev/null
-tx1=$(counter "$TMP/vpn1.err" tx_packets) rx1=$(counter "$TMP/vpn1.err" rx_packets)
-drop1=$(counter "$TMP/vpn1.err" rx_dropped)
-tx2=$(counter "$TMP/vpn2.err" tx_packets) rx2=$(counter "$TMP/vpn2.err" rx_packets)
-drop2=$(counter "$TMP/vpn2.err" rx_dropped)
+ip -n "$NS1" link set tun0 down
+ip -n "$NS2" link set tun0 down
+agree() {
+	counters_now "$v1" "$TMP/vpn1.err" >/dev/null
+	counters_now "$v2" "$TMP/vpn2.err" >/dev/null
+	tx1=$(counter "$TMP/vpn1.err" tx_packets) rx1=$(counter "$TMP/vpn1.err" rx_packets)
+	drop1=$(counter "$TMP/vpn1.err" rx_dropped)
+	tx2=$(counter "$TMP/vpn2.err" tx_packets) rx2=$(counter "$TMP/vpn2.err" rx_packets)
+	drop2=$(counter "$TMP/vpn2.err" rx_dropped)
+	((tx1 == rx2 + drop2 && tx2 == rx1 + drop1))
+}
+for _ in $(seq 1 25); do
+	! agree || break
+	sleep 0.2
+done
 ((tx1 == rx2 + drop2)) || fail "ns1 sent $tx1 packets, ns2 took $rx2 and dropped $drop2"
 ((tx2 == rx1 + drop1)) || fail "ns2 sent $tx2 packets, ns1 took $rx1 and dropped $drop1"
 ((tx1 > 1000 && tx2 > 1000)) || fail "counters too low: $tx1 and $tx2 packets"

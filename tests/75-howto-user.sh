@@ -41,7 +41,7 @@ say "recipe 8: vpn as nobody on its own device; the gateways ping each other"
 
 mapfile -t pids < <(ip netns pids "$GWB")
 kill -INT "${pids[@]}"
-wait_for 5 no_link "$GWA" tun0
+wait_for 10 no_link "$GWA" tun0
 for p in "${SCRIPTS[@]}"; do
 	timeout 5 tail --pid="$p" -f /dev/null || fail "a pipeline is still running"
 done

@@ -19,3 +19,14 @@ need socat nc
 SARGS=() CARGS=(-k 1 -t 3)
 many_sites 5
 many_checks
+
+# A server with no -r pushes no route: its client is served all the same.
+no_routes() {
+	server srv0 -M 1 -p 33970 -i tun9
+	wait_for 5 said srv0 "listening on port 33970"
+	client_on 5 c50 -p 33970 -i tun9
+	wait_for 15 reach "${CLIENTS[4]}" 10.1.1.1
+	said c50 "the server gave tun9 10.1.1.2/24, MTU 1500" ||
+		fail "client: $(grep -v '^\[#' "$TMP/c50.log")"
+}
+check "a server with no -r: its client gets an address, no route" no_routes

@@ -7,7 +7,8 @@
 # up to -j at once (default $TEST_JOBS, else the number of CPUs plus one).
 # A file tagged "# run.sh: heavy" moves bulk data on every core; two heavy
 # files never run together, so that neither starves the timers of the
-# other.  Files tagged "# run.sh: long" start first, so that none of them
+# other: not in this run, nor in another run.sh at the same time (they
+# take tests/log/heavy.lock in turn).  Files tagged "# run.sh: long" start first, so that none of them
 # starts last and runs alone.
 #
 # For each file, its "TEST: file: case [ OK ]" lines (lib.sh's check),
@@ -71,12 +72,16 @@ pass=0 failed=0 skipped=0 failures=() heavy_on=0 begin=$SECONDS
 start() {
 	local t=$1 name
 	name=$(basename "$t" .sh)
-	timeout -k 10 "$TIMEOUT" bash "$t" </dev/null >"$LOGS/$name.log" 2>&1 &
-	NAME[$!]=$name START[$!]=$SECONDS HEAVY[$!]=0
 	if heavy "$t"; then
+		flock tests/log/heavy.lock timeout -k 10 "$TIMEOUT" bash "$t" \
+		    </dev/null >"$LOGS/$name.log" 2>&1 &
 		HEAVY[$!]=1
 		heavy_on=1
+	else
+		timeout -k 10 "$TIMEOUT" bash "$t" </dev/null >"$LOGS/$name.log" 2>&1 &
+		HEAVY[$!]=0
 	fi
+	NAME[$!]=$name START[$!]=$SECONDS
 }
 
 # report PID RC: the file's case lines, then its own.
