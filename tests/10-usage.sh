@@ -10,8 +10,10 @@
 
 USAGE='usage: vpn [-aDhOVv] [-i ifname] [-k secs] [-s file] [-t secs] [-u user]'
 
-# expect STATUS STDOUT STDERR -- ARGS...: run vpn and compare all three.
-expect() {
+# expect STATUS STDOUT STDERR -- ARGS...: one case: run vpn and compare
+# all three.
+expect() { check "vpn ${*:5}" expect_run "$@"; }
+expect_run() {
 	local want_rc=$1 want_out=$2 want_err=$3 rc=0 out err
 	shift 4
 	out=$("$VPN" "$@" </dev/null 2>"$TMP/err") || rc=$?
@@ -35,12 +37,15 @@ expect 2 '' "vpn: -i: not an interface name (1 to 15 bytes): 'abcdefghijklmnop'"
 expect 2 '' "vpn: -i: not an interface name (1 to 15 bytes): ''" -- -i ''
 
 # A TUN name taken by a TAP device: exit 1, and the message says why.
-ns_add "$NS_PREFIX-1"
-ns=$NS_PREFIX-1
-ip -n "$ns" tuntap add dev tap7 mode tap
-rc=0
-err=$(ip netns exec "$ns" "$VPN" -i tap7 </dev/null 2>&1 >/dev/null) || rc=$?
-((rc == 1)) || fail "tun on a tap device: exit $rc, want 1"
-[[ $err == "vpn: TUNSETIFF tap7: the device exists and is not a TUN device" ]] ||
-	fail "tun on a tap device: said '$err'"
-say "usage, version and misuse"
+taken() {
+	local ns rc err
+	ns_add "$NS_PREFIX-1"
+	ns=$NS_PREFIX-1
+	ip -n "$ns" tuntap add dev tap7 mode tap
+	rc=0
+	err=$(ip netns exec "$ns" "$VPN" -i tap7 </dev/null 2>&1 >/dev/null) || rc=$?
+	((rc == 1)) || fail "tun on a tap device: exit $rc, want 1"
+	[[ $err == "vpn: TUNSETIFF tap7: the device exists and is not a TUN device" ]] ||
+		fail "tun on a tap device: said '$err'"
+}
+check "a TUN name taken by a TAP device" taken

@@ -10,41 +10,50 @@ ns=$NS_PREFIX-1
 ns_add "$ns"
 
 # 1. -k 1: keepalive frames (two zero bytes) on stdout.
-mkfifo "$TMP/in"
-exec 5<>"$TMP/in"
-spawn ip netns exec "$ns" "$VPN" -v -k 1 -i tk%d <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
-pid=$!
-sleep 3.5
-exec 5>&-
-wait "$pid" || fail "-k: exit $?, want 0: $(cat "$TMP/err")"
-n=$(frames_in "$TMP/out" | grep -c '^$' || true)
-((n >= 2 && n <= 4)) || fail "-k 1 for 3.5 s: $n keepalives out, want 3 (2 to 4)"
-counters_are "$TMP/err" keepalives_rx=0 "keepalives_tx=$n"
-say "-k 1 sent $n keepalives in 3.5 s"
+keepalive() {
+	mkfifo "$TMP/in"
+	exec 5<>"$TMP/in"
+	spawn ip netns exec "$ns" "$VPN" -v -k 1 -i tk%d <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
+	pid=$!
+	sleep 3.5
+	exec 5>&-
+	wait "$pid" || fail "-k: exit $?, want 0: $(cat "$TMP/err")"
+	n=$(frames_in "$TMP/out" | grep -c '^$' || true)
+	((n >= 2 && n <= 4)) || fail "-k 1 for 3.5 s: $n keepalives out, want 3 (2 to 4)"
+	counters_are "$TMP/err" keepalives_rx=0 "keepalives_tx=$n"
+	say "-k 1 sent $n keepalives in 3.5 s"
+}
+check "-k 1: a keepalive frame each second" keepalive
 
 # 2. -t 1 with a silent peer: exit 1 after about a second.
-exec 5<>"$TMP/in"
-start=$(date +%s%N)
-rc=0
-msg=$(timeout 10 ip netns exec "$ns" "$VPN" -t 1 -i tk%d <"$TMP/in" 2>&1 >/dev/null 5>&-) ||
-	rc=$?
-ms=$((($(date +%s%N) - start) / 1000000))
-exec 5>&-
-((rc == 1)) || fail "-t 1: exit $rc, want 1 (said '$msg')"
-[[ $msg == "vpn: peer silent for 1 s" ]] || fail "-t 1: said '$msg'"
-((ms >= 900 && ms < 3000)) || fail "-t 1: exited after $ms ms, want about 1000"
-say "-t 1 ended a silent peer after $ms ms"
+silent() {
+	exec 5<>"$TMP/in"
+	start=$(date +%s%N)
+	rc=0
+	msg=$(timeout 10 ip netns exec "$ns" "$VPN" -t 1 -i tk%d <"$TMP/in" 2>&1 >/dev/null 5>&-) ||
+		rc=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	exec 5>&-
+	((rc == 1)) || fail "-t 1: exit $rc, want 1 (said '$msg')"
+	[[ $msg == "vpn: peer silent for 1 s" ]] || fail "-t 1: said '$msg'"
+	((ms >= 900 && ms < 3000)) || fail "-t 1: exited after $ms ms, want about 1000"
+	say "-t 1 ended a silent peer after $ms ms"
+}
+check "-t 1, a silent peer: exit 1 after a second" silent
 
 # 3. -t 1 with a keepalive every 0.3 s for 3 s: still running, then EOF.
-exec 5<>"$TMP/in"
-spawn ip netns exec "$ns" "$VPN" -v -t 1 -i tk%d <"$TMP/in" >/dev/null 2>"$TMP/err" 5>&-
-pid=$!
-for _ in $(seq 1 10); do
-	hexbin 0000 >&5
-	sleep 0.3
-done
-kill -0 "$pid" 2>/dev/null || fail "-t 1 with keepalives: exited: $(cat "$TMP/err")"
-exec 5>&-
-wait "$pid" || fail "-t 1 with keepalives: exit $?, want 0: $(cat "$TMP/err")"
-counters_are "$TMP/err" keepalives_rx=10 keepalives_tx=0
-say "keepalives keep -t from firing"
+kept() {
+	exec 5<>"$TMP/in"
+	spawn ip netns exec "$ns" "$VPN" -v -t 1 -i tk%d <"$TMP/in" >/dev/null 2>"$TMP/err" 5>&-
+	pid=$!
+	for _ in $(seq 1 10); do
+		hexbin 0000 >&5
+		sleep 0.3
+	done
+	kill -0 "$pid" 2>/dev/null || fail "-t 1 with keepalives: exited: $(cat "$TMP/err")"
+	exec 5>&-
+	wait "$pid" || fail "-t 1 with keepalives: exit $?, want 0: $(cat "$TMP/err")"
+	counters_are "$TMP/err" keepalives_rx=10 keepalives_tx=0
+	say "keepalives keep -t from firing"
+}
+check "-t 1, keepalives every 0.3 s: still running" kept

@@ -46,24 +46,27 @@ checks() {
 		fail "SIG$sig: client did not say it deleted tun0"
 	say "SIG$sig: both gateways as they were"
 }
-checks TERM
-checks INT
+check "SIGTERM: both gateways as they were" checks TERM
+check "SIGINT: both gateways as they were" checks INT
 
 # A server that served a client, lost it, and waits for the next.
-server srvn -r 172.16.1.0/24
-srv=$!
-wait_for 5 listening "$GWB" 33960
-client clin -s 198.51.100.2 -l 10.1.1.2/24
-cli=$!
-wait_for 10 reach "$GWA" 10.1.1.1
-stop "$cli" clin
-wait_for 5 said srvn "waiting for the next client"
-wait_for 5 listening "$GWB" 33960
-stop "$srv" srvn
-same_as "$a0" "$GWA" "client after one session"
-same_as "$b0" "$GWB" "server waiting for its second client"
-[[ -z $(tmpdirs) ]] || fail "FIFO directories left: $(tmpdirs)"
-say "a server between clients: nothing left either"
+between() {
+	local srv cli
+	server srvn -r 172.16.1.0/24
+	srv=$!
+	wait_for 5 listening "$GWB" 33960
+	client clin -s 198.51.100.2 -l 10.1.1.2/24
+	cli=$!
+	wait_for 10 reach "$GWA" 10.1.1.1
+	stop "$cli" clin
+	wait_for 5 said srvn "waiting for the next client"
+	wait_for 5 listening "$GWB" 33960
+	stop "$srv" srvn
+	same_as "$a0" "$GWA" "client after one session"
+	same_as "$b0" "$GWB" "server waiting for its second client"
+	[[ -z $(tmpdirs) ]] || fail "FIFO directories left: $(tmpdirs)"
+}
+check "a server between two clients: nothing left either" between
 
 # A second signal during the teardown is ignored: the first one's teardown
 # finishes.  Each signal goes 10 to 40 ms after the one before, while the

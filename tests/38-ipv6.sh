@@ -36,5 +36,5 @@ checks() {
 		fail "$t: IPv6 forwarding left on"
 	say "$t: IPv6 in the tunnel and under it"
 }
-checks nc t
-checks udp u
+check "nc: IPv6 in the tunnel and under it" checks nc t
+check "udp: IPv6 in the tunnel and under it" checks udp u

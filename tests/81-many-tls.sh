@@ -12,6 +12,9 @@
 # - the IPv6 pool is masqueraded (ip6tables, tagged vpn:tun0);
 # - alice's transport killed: she comes back with the same addresses;
 #   her old session's device is gone.
+# - Ten connections that never begin a handshake hold up no one: bob,
+#   his transport killed, is back within 5 s of trying (1 s, then a
+#   handshake).
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat openssl ip6tables
@@ -73,9 +76,25 @@ alice_back() {
 	[[ $(session_devs | grep -c "^$dev$") == 1 ]] || fail "alice's device $dev: $(session_devs | tr '\n' ' ')"
 }
 
+# Ten connections that never start a handshake, from the fifth host: bob,
+# his transport killed, has a session again within 5 s of trying.
+idle() {
+	local i start
+	for i in $(seq 1 10); do
+		spawn ip netns exec "${CLIENTS[4]}" sh -c 'sleep 30 | nc 198.51.100.2 33960' \
+		    >/dev/null 2>&1
+	done
+	kill "$(pid_of "${CLIENTS[1]}" "$(readlink -f "$(command -v socat)")")"
+	wait_for 5 said c2 "reconnecting in 1 s"
+	start=$SECONDS
+	wait_for 8 reach "${CLIENTS[1]}" 10.1.1.1
+	((SECONDS - start <= 6)) || fail "bob's tunnel took $((SECONDS - start)) s with 10 idle connections"
+}
+
 many_extra() {
 	check "alice has her own addresses; IPv6 from the pool, masqueraded" ipv6
 	check "alice's transport killed: she comes back with the same addresses" alice_back
+	check "10 idle connections hold up no client" idle
 }
 many_sites 5
 many_checks
