@@ -51,7 +51,7 @@ check:
 	mkdir -p tests/log
 	$(SUDO) env VPN_SANITIZED=1 TEST_JOBS=2 tests/run.sh ./vpn-asan $(ASAN_TESTS) \
 	    >tests/log/asan.out 2>&1 & asan=$$!; \
-	$(SUDO) env TEST_JOBS=2 tests/run.sh ./vpn; rc=$$?; \
+	$(SUDO) env TEST_JOBS=3 tests/run.sh ./vpn; rc=$$?; \
 	wait $$asan; arc=$$?; cat tests/log/asan.out; exit $$((rc | arc))
 
 # make unit: seconds, no root: every input in tests/corpus/TARGET once

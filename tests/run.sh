@@ -6,10 +6,11 @@
 # Each test file runs in namespaces of its own, so files run side by side:
 # up to -j at once (default $TEST_JOBS, else the number of CPUs plus one).
 # A file tagged "# run.sh: heavy" moves bulk data on every core; two heavy
-# files never run together, so that neither starves the timers of the
-# other: not in this run, nor in another run.sh at the same time (they
-# take tests/log/heavy.lock in turn).  Files tagged "# run.sh: long" start first, so that none of them
-# starts last and runs alone.
+# files of one run never run together, so that neither starves the timers
+# of the other.  Another run.sh at the same time (make check's sanitized
+# run) may have one of its own going: each waits for $HEAVY_LOCK, default
+# tests/log/heavy-VPN.lock, one per binary.  Files tagged "# run.sh: long"
+# start first, so that none of them starts last and runs alone.
 #
 # For each file, its "TEST: file: case [ OK ]" lines (lib.sh's check),
 # then one "TEST: file [ OK ]|[FAIL]|[SKIP]" line (kselftest); at the end
@@ -50,6 +51,7 @@ else
 fi
 LOGS=tests/log/$(basename "$VPN")
 mkdir -p "$LOGS"
+HEAVY_LOCK=${HEAVY_LOCK:-tests/log/heavy-$(basename "$VPN").lock}
 
 # order: the files tagged long first, the rest as given.
 order() {
@@ -73,7 +75,7 @@ start() {
 	local t=$1 name
 	name=$(basename "$t" .sh)
 	if heavy "$t"; then
-		flock tests/log/heavy.lock timeout -k 10 "$TIMEOUT" bash "$t" \
+		flock "$HEAVY_LOCK" timeout -k 10 "$TIMEOUT" bash "$t" \
 		    </dev/null >"$LOGS/$name.log" 2>&1 &
 		HEAVY[$!]=1
 		heavy_on=1
