@@ -273,15 +273,19 @@ tcp_csum_ok(const uint8_t *p, size_t len, size_t th)
 }
 
 /*
- * offload_hdr(pkt, len, mtu, h): the header under which the device takes
- * ${pkt}.  A TCP packet longer than ${mtu} becomes a super-packet the
+ * offload_hdr(pkt, len, mtu, joined, h): the header under which the device
+ * takes ${pkt}.  A TCP packet longer than ${mtu} becomes a super-packet the
  * kernel may split into segments that fit: its checksum is made partial
- * again, as the kernel wants it.  Anything else goes as it is.  Returns 0
- * for a packet the device must not be given: one that is not a whole IP
- * packet (vpn.c's frame check refuses those first).
+ * again, as the kernel wants it, and the kernel checks it no more, so it is
+ * checked here first, unless the packet is ${joined}: offload_join()'s,
+ * whose every segment was checked.  Anything else goes as it is, for the
+ * kernel to check.  Returns 0 for a packet the device must not be given:
+ * one that is not a whole IP packet (vpn.c's frame check refuses those
+ * first), or a super-packet whose checksums are wrong.
  */
 int
-offload_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
+offload_hdr(uint8_t *pkt, size_t len, size_t mtu, int joined,
+    struct virtio_net_hdr *h)
 {
 	size_t iphl, thl;
 	uint16_t word;
@@ -298,6 +302,8 @@ offload_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
 	thl = tcp_hlen(pkt + iphl);
 	if (thl < TCP_HLEN || len < iphl + thl || mtu <= iphl + thl)
 		return 1;
+	if (!joined && !tcp_csum_ok(pkt, len, iphl))
+		return 0;
 
 	word = csum_fold(tcp_pseudo(pkt, len - iphl));
 	memcpy(pkt + iphl + TCP_CSUM_OFF, &word, sizeof(word));

@@ -41,7 +41,7 @@ int	offload_cut(const uint8_t *pkt, size_t len,
  */
 size_t	offload_join(const struct iovec *seg, size_t n, uint8_t *dst,
 	    size_t cap, size_t *took);
-int	offload_hdr(uint8_t *pkt, size_t len, size_t mtu,
+int	offload_hdr(uint8_t *pkt, size_t len, size_t mtu, int joined,
 	    struct virtio_net_hdr *h);
 
 /* The 16-bit number at ${p}, in network byte order. */

@@ -350,9 +350,11 @@ tun_mtu(struct vpn *v)
 }
 
 /*
- * tun_write(v, pkt, len, mtu): give one packet to the device in one write;
- * a TCP packet longer than ${mtu} (0: the device's MTU) it may cut into
- * packets of that size.
+ * tun_write(v, pkt, len, mtu): give one packet to the device in one write.
+ * The device may cut a TCP packet longer than ${mtu} into packets of that
+ * size: one offload_join() joined from segments of that length, or else
+ * (${mtu} 0: the device's MTU) one whose checksums are right; a wrong one
+ * is dropped and counted as invalid.
  * Returns 0 if the device cannot take it now (EAGAIN), else 1: written or
  * dropped.  A device that is down, or refuses this packet, loses only the
  * packet, as a router's queue would; a device that is gone ends us.
@@ -368,7 +370,8 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t mtu)
 	ssize_t n;
 
 	if (v->vnet) {
-		if (!offload_hdr(pkt, len, mtu ? mtu : tun_mtu(v), &h)) {
+		if (!offload_hdr(pkt, len, mtu ? mtu : tun_mtu(v), mtu != 0,
+		    &h)) {
 			v->st.rx_invalid++;
 			return 1;
 		}

@@ -52,6 +52,11 @@ dtcp4=${d4h:0:20}$(csum "$d4h")${d4h:24}
 dtcp4+=d43114510000000100000001501001f500000000$pay
 dtcp6=${tcp6:0:106}90${tcp6:108}
 
+# A TCP packet of 600 bytes, longer than an MTU of 548 (50), its checksum
+# right and wrong.
+long=$(ip4_tcp 10.9.0.2 10.9.0.1 5000 6000 1 10 "$(printf '5a%.0s' {1..560})")
+seed long-sum-right 50 ff "$(frame "$long")"
+seed long-sum-wrong 50 13 "$(frame "${long:0:72}ffff${long:76}")"
 seed ip4-echo 02 ff "$(frame "$v4")"
 seed ip4-echo-bytewise 02 00 "$(frame "$v4")"
 seed ip6-echo 02 ff "$(frame "$v6")"

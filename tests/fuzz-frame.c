@@ -72,15 +72,38 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 }
 
 /*
+ * Would the device refuse the ${len}-byte packet ${p}, which frame_error()
+ * passes: a TCP packet longer than the MTU whose checksums are wrong?
+ */
+static int
+refused(const uint8_t *p, size_t len, const struct mode *m)
+{
+	struct virtio_net_hdr h;
+	uint8_t *copy;
+	int no;
+
+	if (m->tap)
+		return 0;
+	copy = mem_alloc(len);
+	memcpy(copy, p, len);
+	no = !offload_hdr(copy, len, m->mtu, 0, &h);
+	free(copy);
+	return no;
+}
+
+/*
  * The bytes before r->inpos are whole frames, each keepalive or a packet
- * that frame_error() passes, and the counters say so; a verdict names a
- * frame that frame_error() refuses on the bytes it had.
+ * that frame_error() passes, and the counters say so, counting a packet
+ * the device refuses as invalid; a verdict names a frame that
+ * frame_error() refuses on the bytes it had.
  */
 static void
-run_check(const struct run *r, const uint8_t *p, size_t len, int tap)
+run_check(const struct run *r, const uint8_t *p, size_t len,
+    const struct mode *m)
 {
-	unsigned long long pkts = 0, bytes = 0, ka = 0;
+	unsigned long long pkts = 0, bytes = 0, ka = 0, bad = 0;
 	size_t pos = 0, plen, have;
+	int tap = m->tap;
 
 	while (pos < r->inpos) {
 		assert(r->inpos - pos >= FRAME_HDR);
@@ -91,13 +114,18 @@ run_check(const struct run *r, const uint8_t *p, size_t len, int tap)
 		else {
 			assert(frame_error(p + pos + FRAME_HDR, plen, plen,
 			    tap) == NULL);
-			pkts++;
-			bytes += plen;
+			if (refused(p + pos + FRAME_HDR, plen, m))
+				bad++;
+			else {
+				pkts++;
+				bytes += plen;
+			}
 		}
 		pos += FRAME_HDR + plen;
 	}
 	assert(pos == r->inpos);
 	assert(r->st.rx_packets == pkts && r->st.rx_bytes == bytes);
+	assert(r->st.rx_invalid == bad);
 	assert(r->st.keepalives_rx == ka && r->st.rx_dropped == 0);
 	if (r->why == NULL) {
 		assert(r->inpos + r->held == len);
@@ -134,7 +162,7 @@ dgram_check(const uint8_t *p, size_t len, const struct mode *m)
 {
 	struct vpn v;
 	uint8_t *copy;
-	int ok, tap = m->tap;
+	int ok, bad, tap = m->tap;
 
 	vpn_new(&v, m, FRAME_MAX + 1);
 	v.dgram = 1;
@@ -146,10 +174,12 @@ dgram_check(const uint8_t *p, size_t len, const struct mode *m)
 	free(copy);
 	ok = len > 0 && len <= FRAME_MAX &&
 	    frame_error(p, len, len, tap) == NULL;
+	bad = (len > 0 && !ok) || (ok && refused(p, len, m));
+	ok = ok && !bad;
 	assert(v.st.keepalives_rx == (len == 0));
 	assert(v.st.rx_packets == (unsigned long long)ok);
 	assert(v.st.rx_bytes == (ok ? len : 0));
-	assert(v.st.rx_invalid == 1 + (unsigned long long)(len > 0 && !ok));
+	assert(v.st.rx_invalid == 1 + (unsigned long long)bad);
 	assert(v.st.rx_dropped == 0);
 	if (len <= FRAME_MAX)
 		frame_error_monotone(p, len, tap);
@@ -174,10 +204,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* As the program reads: a buffer of IN_MAX, reads as big as fit. */
 	whole = feed(p, len, &m, IN_MAX, 0);
-	run_check(&whole, p, len, m.tap);
+	run_check(&whole, p, len, &m);
 	/* Small reads into the smallest buffer, so it compacts all the time. */
 	split = feed(p, len, &m, FRAME_ROOM, max);
-	run_check(&split, p, len, m.tap);
+	run_check(&split, p, len, &m);
 	assert(split.why == whole.why && split.inpos == whole.inpos);
 	assert(split.st.rx_packets == whole.st.rx_packets);
 	assert(split.st.keepalives_rx == whole.st.keepalives_rx);

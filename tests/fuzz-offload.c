@@ -115,21 +115,30 @@ tcp_resum(uint8_t *q, size_t len, size_t th)
 	q[th + TCP_CSUM_OFF + 1] = (uint8_t)sum;
 }
 
+/* Are the IPv4 header's and TCP checksums of ${q} right, byte-wise? */
+static int
+sums_ok(const uint8_t *q, size_t len, size_t th)
+{
+	return (q[0] >> 4 != 4 || sum_be(0, q, th) == 0xffff) &&
+	    tcp_sum_ok(q, len, th);
+}
+
 /*
- * offload_hdr() takes what frame_error() passes, and nothing else.  For a
- * packet it takes: a header that stays inside the packet, segments that
- * fit the MTU, and a checksum that, completed as the kernel completes it
- * (offload_csum), is right.
+ * offload_hdr() takes what frame_error() passes, and nothing else, but,
+ * unless ${joined} (offload_join()'s, every segment checked), a
+ * super-packet whose checksums are wrong.  For a packet it takes: a header
+ * that stays inside the packet, segments that fit the MTU, and a checksum
+ * that, completed as the kernel completes it (offload_csum), is right.
  */
 static void
-hdr_check(const uint8_t *pkt, size_t len, size_t mtu)
+hdr_check(const uint8_t *pkt, size_t len, size_t mtu, int joined)
 {
-	struct virtio_net_hdr h;
+	struct virtio_net_hdr h, h2;
 	uint8_t *p = mem_dup(pkt, len);
 	int ok = len > 0 && frame_error(pkt, len, len, 0) == NULL;
 
 	assert(ip_whole(pkt, len) == ok);
-	assert(offload_hdr(p, len, mtu, &h) == ok);
+	assert(offload_hdr(p, len, mtu, 1, &h) == ok);
 	if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
 		assert(h.flags == 0 && memcmp(p, pkt, len) == 0);
 		free(p);
@@ -141,6 +150,9 @@ hdr_check(const uint8_t *pkt, size_t len, size_t mtu)
 	assert((size_t)h.csum_start + h.csum_offset + 2 <= h.hdr_len);
 	assert(offload_csum(p, len, &h));
 	assert(tcp_sum_ok(p, len, h.csum_start));
+	memcpy(p, pkt, len);
+	assert(offload_hdr(p, len, mtu, joined, &h2) ==
+	    (joined || sums_ok(pkt, len, h.csum_start)));
 	free(p);
 }
 
@@ -235,7 +247,7 @@ join_check(const struct iovec *dg, size_t n, uint8_t *dst, size_t cap,
 		at += dg[i].iov_len - hl;
 	}
 	assert(at == plen);
-	hdr_check(dst, plen, dg[0].iov_len);
+	hdr_check(dst, plen, dg[0].iov_len, 1);
 	return plen;
 }
 
@@ -491,7 +503,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	csum_check(p, len);
 	csum_complete_check(p, len);
 	cut_any_check(p, len);
-	hdr_check(p, len, mtu);
+	hdr_check(p, len, mtu, 0);
 	if (len <= FRAME_MAX && frame_error(p, len, len, 0) == NULL)
 		cut_check(p, len, mtu);
 	run_check(p, len, mtu);

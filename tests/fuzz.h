@@ -36,7 +36,8 @@ vpn_new(struct vpn *v, const struct mode *m, size_t cap)
 	memset(v, 0, sizeof(*v));
 	v->tun = devnull;
 	v->tap = m->tap;
-	v->vnet = v->offload = m->offload;
+	v->vnet = !m->tap;	/* as main() has it */
+	v->offload = m->offload;
 	v->mtu = m->mtu;	/* read at now_ms 0: never read again */
 	memcpy(v->ifname, "fuzz0", sizeof("fuzz0"));
 	buf_init(&v->in, cap);

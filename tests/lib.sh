@@ -254,6 +254,19 @@ ip4_echo() {
 	printf '45%s%s%s%s' "${ip:2:18}" "$(csum "$ip")" "${ip:24}" "$icmp"
 }
 
+# ip4_tcp SRC DST SPORT DPORT SEQ FLAGS [PAYLOADHEX]: a TCP segment with
+# every checksum right (ACK number 1, window 501), as hex; FLAGS in hex
+# (10: ACK, 02: SYN).
+ip4_tcp() {
+	local src dst tcp ip len
+	src=$(ip4hex "$1") dst=$(ip4hex "$2")
+	tcp=$(printf '%04x%04x%08x00000001' "$3" "$4" "$5")50$6'01f5''00000000'${7:-}
+	len=$((${#tcp} / 2))
+	tcp=${tcp:0:32}$(csum "$src$dst""0006$(printf '%04x' "$len")$tcp")${tcp:36}
+	ip="4500$(printf '%04x' $((20 + len)))00004000""4006""0000$src$dst"
+	printf '%s%s%s%s' "${ip:0:20}" "$(csum "$ip")" "${ip:24}" "$tcp"
+}
+
 # ip6_echo SRC DST SEQ: an ICMPv6 echo request, as hex.  Addresses are
 # given as 32 hex digits.
 ip6_echo() {
