@@ -5,14 +5,13 @@
  *
  * In TUN mode the device hands us TCP super-packets of up to 64 KiB, and
  * takes them back whole, each behind a struct virtio_net_hdr: one read()
- * and one write() move what would otherwise take forty.  On a stream they
- * travel whole, as ordinary IP packets longer than the MTU with every
- * checksum complete; a datagram must fit the path, so there offload_cut()
- * cuts them into the packets the kernel would have sent, and
+ * and one write() move what would otherwise take forty.  On the wire every
+ * packet fits the MTU, so that any peer can take it: offload_cut() cuts
+ * them into the packets the kernel would have sent, and at the far end
  * offload_join() joins a run of those again.  Whatever its own -O, the
- * receiving vpn rebuilds the header that lets its kernel split them again
- * where a next hop needs it (offload_hdr()), so a forwarded super-packet
- * is never dropped for its size.
+ * receiving vpn rebuilds the header that lets its kernel split a long
+ * packet again where a next hop needs it (offload_hdr()), so a forwarded
+ * super-packet is never dropped for its size.
  */
 
 #include <sys/uio.h>
@@ -432,9 +431,10 @@ offload_cut(const uint8_t *pkt, size_t len, const struct virtio_net_hdr *h,
 /* -- joining */
 
 /*
- * Joining TCP segments: a run of datagrams read at once (UDP_GRO) holds,
- * in bulk transfers, the segments one super-packet was cut into.  Given to
- * the device as one packet again, they cross the stack above it once.
+ * Joining TCP segments: a run of frames read at once from a stream, or of
+ * datagrams (UDP_GRO), holds, in bulk transfers, the segments one
+ * super-packet was cut into.  Given to the device as one packet again,
+ * they cross the stack above it once.
  */
 
 /* Zero the header fields that change from one TCP segment to the next. */

@@ -56,7 +56,7 @@
 #define CMSG_ROOM	256		/* ancillary data socat asked for */
 #define UDP_SEGS_MAX	64		/* datagrams a UDP_SEGMENT send cuts */
 #define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
-#define GRO_MAX		64		/* datagrams a UDP_GRO read holds */
+#define JOIN_MAX	64		/* segments offered to one join */
 /* The most segments out can hold, however short. */
 #define CUT_MAX		(OUT_MAX / (FRAME_HDR + OFFLOAD_SEG_MIN))
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
@@ -106,10 +106,10 @@ struct vpn {
 	int		 gso;		/* -D: stdout sends runs of datagrams */
 	long long	 gso_retry_ms;	/* refused: none until then */
 	int		 gro;		/* -D: stdin reads runs of datagrams */
-	int		 cut;		/* -D: cut super-packets to the MTU */
+	int		 cut;		/* cut super-packets to the MTU */
 	uint8_t		*aside;		/* cut: a packet from the device */
 	size_t		*seg_len;	/* cut: its segments' lengths */
-	uint8_t		*joined;	/* -D: segments joined, for tun */
+	uint8_t		*joined;	/* segments joined, for tun */
 	int		 verbose;
 	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
 	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
@@ -350,17 +350,17 @@ tun_mtu(struct vpn *v)
 }
 
 /*
- * tun_write(v, pkt, len, mtu): give one packet to the device in one write.
- * The device may cut a TCP packet longer than ${mtu} into packets of that
- * size: one offload_join() joined from segments of that length, or else
- * (${mtu} 0: the device's MTU) one whose checksums are right; a wrong one
- * is dropped and counted as invalid.
+ * tun_write(v, pkt, len, seg): give one packet to the device in one write.
+ * The device may cut a TCP packet into packets of ${seg} bytes, if
+ * offload_join() joined it from segments of that length, or else (${seg}
+ * 0) into packets of its MTU, if longer and its checksums are right; a
+ * wrong one is dropped and counted as invalid.
  * Returns 0 if the device cannot take it now (EAGAIN), else 1: written or
  * dropped.  A device that is down, or refuses this packet, loses only the
  * packet, as a router's queue would; a device that is gone ends us.
  */
 static int
-tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t mtu)
+tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t seg)
 {
 	struct virtio_net_hdr h;
 	struct iovec iov[2] = {
@@ -370,7 +370,7 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t mtu)
 	ssize_t n;
 
 	if (v->vnet) {
-		if (!offload_hdr(pkt, len, mtu ? mtu : tun_mtu(v), mtu != 0,
+		if (!offload_hdr(pkt, len, seg ? seg : tun_mtu(v), seg != 0,
 		    &h)) {
 			v->st.rx_invalid++;
 			return 1;
@@ -382,6 +382,9 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t mtu)
 		switch (errno) {
 		case EAGAIN:
 		case EINTR:
+			/* It waits as it came: offload_hdr() made it partial. */
+			if (v->vnet)
+				(void)offload_csum(pkt, len, &h);
 			v->tun_blocked = 1;
 			return 0;
 		case EBADFD:
@@ -404,7 +407,88 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t mtu)
 	return 1;
 }
 
+/*
+ * tun_join(v, seg, n, &took): with offloads, give the device the first
+ * packets of ${seg}[0..${n}) joined into one, if two or more can be;
+ * ${took} says how many, 0 for none.  Not packets longer than the MTU: the
+ * device would cut the join into packets as long, which a next hop may
+ * not take, where it cuts one alone to fit.  Returns what tun_write()
+ * returns: 0 if the device cannot take the join now, and then none is
+ * counted.
+ */
+static int
+tun_join(struct vpn *v, const struct iovec *seg, size_t n, size_t *took)
+{
+	unsigned long long dropped = v->st.rx_dropped;
+	size_t plen, bytes, i;
+
+	*took = 0;
+	if (!v->offload || n < 2 || seg[0].iov_len > tun_mtu(v) ||
+	    (plen = offload_join(seg, n, v->joined, FRAME_MAX, took)) == 0)
+		return 1;
+	if (!tun_write(v, v->joined, plen, seg[0].iov_len))
+		return 0;
+	/* Count the packets that came, as the sender counted them. */
+	for (bytes = i = 0; i < *took; i++)
+		bytes += seg[i].iov_len;
+	if (v->st.rx_dropped != dropped)
+		v->st.rx_dropped += *took - 1;
+	else {
+		v->st.rx_packets += *took - 1;
+		v->st.rx_bytes += bytes - plen;
+	}
+	return 1;
+}
+
 /* -- I/O steps */
+
+/*
+ * frames_run(v, seg): the packets of the whole frames at the head of v->in,
+ * as many as one join is offered and up to a keepalive, into ${seg}.
+ * Returns how many.
+ */
+static size_t
+frames_run(const struct vpn *v, struct iovec *seg)
+{
+	uint8_t *f = v->in.p + v->in.off;
+	size_t n, at, flen, plen;
+
+	for (n = at = 0; n < JOIN_MAX; n++, at += flen) {
+		flen = frame_next(f + at, v->in.len - at, &plen);
+		if (flen == 0 || plen == 0)
+			break;
+		seg[n].iov_base = f + at + FRAME_HDR;
+		seg[n].iov_len = plen;
+	}
+	return n;
+}
+
+/*
+ * frame_to_tun(v, plen): give the device the packet of the first frame in
+ * v->in, ${plen} bytes, or the packets of the frames from there joined
+ * into one (TCP segments of one stream, in order), as a receive offload
+ * would: vpn to vpn, 64 KiB cross each stack in one trip.  Joins only what
+ * is there, as GRO does: to wait for more would hold a slow link's
+ * packets back.  Returns the bytes of v->in taken, 0 if the device cannot
+ * take them now: then they stay, whole, for the next try.
+ */
+static size_t
+frame_to_tun(struct vpn *v, size_t plen)
+{
+	struct iovec seg[JOIN_MAX];
+	uint8_t *f = v->in.p + v->in.off;
+	size_t n, took, bytes, i;
+
+	n = v->offload ? frames_run(v, seg) : 0;
+	if (!tun_join(v, seg, n, &took))
+		return 0;
+	if (took == 0)
+		return tun_write(v, f + FRAME_HDR, plen, 0) ? FRAME_HDR + plen :
+		    0;
+	for (bytes = i = 0; i < took; i++)
+		bytes += FRAME_HDR + seg[i].iov_len;
+	return bytes;
+}
 
 /*
  * frames_to_tun(v): give every whole frame in v->in to the device.  Returns
@@ -428,8 +512,8 @@ frames_to_tun(struct vpn *v)
 			v->st.keepalives_rx++;
 		else if ((why = frame_error(f + FRAME_HDR, plen, plen, v->tap)))
 			return why;
-		else if (!tun_write(v, f + FRAME_HDR, plen, 0))
-			return NULL;	/* the frame stays for POLLOUT */
+		else if ((flen = frame_to_tun(v, plen)) == 0)
+			return NULL;	/* the frames stay for POLLOUT */
 		buf_consume(&v->in, flen);
 		v->inpos += flen;
 	}
@@ -521,52 +605,28 @@ dgram_recv(struct vpn *v, size_t *seg)
 }
 
 /*
- * joined_to_tun(v, dg, n): give the device the first of the datagrams
- * ${dg}[0..${n}), or the first few joined if they can be.  Returns how
- * many it took.
- */
-static size_t
-joined_to_tun(struct vpn *v, const struct iovec *dg, size_t n)
-{
-	unsigned long long dropped = v->st.rx_dropped;
-	size_t plen, took, bytes, i;
-
-	if (!v->offload ||
-	    (plen = offload_join(dg, n, v->joined, FRAME_MAX, &took)) == 0) {
-		dgram_to_tun(v, dg[0].iov_base, dg[0].iov_len);
-		return 1;
-	}
-	if (!tun_write(v, v->joined, plen, dg[0].iov_len))
-		v->st.rx_dropped++;	/* no queue for datagrams */
-	/* Count the packets that came, as the sender counted them. */
-	for (bytes = i = 0; i < took; i++)
-		bytes += dg[i].iov_len;
-	if (v->st.rx_dropped != dropped)
-		v->st.rx_dropped += took - 1;
-	else {
-		v->st.rx_packets += took - 1;
-		v->st.rx_bytes += bytes - plen;
-	}
-	return took;
-}
-
-/*
  * gro_to_tun(v, p, len, seg): give the device a run of datagrams read at
  * once, ${seg} bytes each but maybe the last, as ${p}[0..${len}).
  */
 static void
 gro_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg)
 {
-	struct iovec dg[GRO_MAX];
-	size_t off, at, n, i;
+	struct iovec dg[JOIN_MAX];
+	size_t off, at, n, i, took;
 
 	for (off = 0; off < len; off += n * seg) {
-		for (n = 0; n < GRO_MAX && (at = off + n * seg) < len; n++) {
+		for (n = 0; n < JOIN_MAX && (at = off + n * seg) < len; n++) {
 			dg[n].iov_base = p + at;
 			dg[n].iov_len = len - at < seg ? len - at : seg;
 		}
-		for (i = 0; i < n; )
-			i += joined_to_tun(v, dg + i, n - i);
+		for (i = 0; i < n; i += took) {
+			if (!tun_join(v, dg + i, n - i, &took))
+				v->st.rx_dropped += took; /* no queue here */
+			else if (took == 0) {
+				dgram_to_tun(v, dg[i].iov_base, dg[i].iov_len);
+				took = 1;
+			}
+		}
 	}
 }
 
@@ -1299,7 +1359,7 @@ bufs_alloc(struct vpn *v)
 		v->aside = mem_alloc(FRAME_MAX + 1);
 		v->seg_len = mem_alloc(CUT_MAX * sizeof(*v->seg_len));
 	}
-	if (v->dgram && v->offload)
+	if (v->offload)
 		v->joined = mem_alloc(FRAME_MAX);
 }
 
@@ -1331,7 +1391,7 @@ main(int argc, char *argv[])
 	v.dgram = stdin_is_dgram(&v.dgram_eof) || v.dgram;
 	v.vnet = !v.tap;
 	v.offload = v.offload && v.vnet;
-	v.cut = v.dgram && v.offload;	/* a datagram must fit the path */
+	v.cut = v.offload;	/* each frame a packet of the MTU */
 	pw = v.user ? user_lookup(v.user) : NULL;
 	if (v.dgram)
 		dgram_setup(&v);	/* before -u: SO_RCVBUFFORCE: root */

@@ -2,14 +2,19 @@
 /*
  * tests/fuzz.h - what the two libFuzzer targets share.  vpn.c and offload.c
  * are included whole (wireguard's pattern), so what is fuzzed is the code
- * that runs, on a struct vpn whose device is /dev/null.
+ * that runs, on a struct vpn whose device is /dev/null, or, while a
+ * dev_log is on, a log of what the device is given (writev, TUN mode).
  */
 
 #include "../offload.c"
+struct iovec;
+static ssize_t	fuzz_writev(int, const struct iovec *, int);
 #define main vpn_main
+#define writev fuzz_writev
 int	vpn_main(int, char *[]);
 #include "../vpn.c"
 #undef main
+#undef writev
 
 #undef NDEBUG			/* the asserts are the test */
 #include <assert.h>
@@ -57,4 +62,48 @@ static size_t
 mtu_pick(uint8_t b)
 {
 	return MTU_MIN + MTU_STEP * (size_t)(b >> 2);
+}
+
+/*
+ * What the device is given while dev_log is on: for each write, the
+ * packet's length (a size_t), its virtio header, the packet; every
+ * ${eagain}th write (0: none) refused first with EAGAIN, as a full device
+ * would, and not logged.
+ */
+struct dev_log {
+	uint8_t		*p;
+	size_t		 len, cap;
+	unsigned	 eagain, calls;
+};
+
+static struct dev_log	*dev_log;
+
+static void
+log_add(struct dev_log *l, const void *p, size_t len)
+{
+	if (l->len + len > l->cap) {
+		l->cap = 2 * (l->len + len);
+		if ((l->p = realloc(l->p, l->cap)) == NULL)
+			err(1, "realloc");
+	}
+	memcpy(l->p + l->len, p, len);
+	l->len += len;
+}
+
+static ssize_t
+fuzz_writev(int fd, const struct iovec *iov, int n)
+{
+	struct dev_log *l = dev_log;
+
+	if (l == NULL)
+		return writev(fd, iov, n);
+	assert(n == 2 && iov[0].iov_len == sizeof(struct virtio_net_hdr));
+	if (l->eagain && ++l->calls % l->eagain == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	log_add(l, &iov[1].iov_len, sizeof(iov[1].iov_len));
+	log_add(l, iov[0].iov_base, iov[0].iov_len);
+	log_add(l, iov[1].iov_base, iov[1].iov_len);
+	return (ssize_t)(iov[0].iov_len + iov[1].iov_len);
 }

@@ -192,8 +192,9 @@ transfer_check() {
 }
 
 # with_and_without_offloads: run this test file twice, with vpn's default
-# (TCP super-packets through the device) and with -O, each in namespaces of
-# its own.  The flags of the current run are in the array VPN_FLAGS.
+# (TCP super-packets through the device, cut to the MTU on the wire and
+# joined again) and with -O, each in namespaces of its own.  The flags of
+# the current run are in the array VPN_FLAGS.
 with_and_without_offloads() {
 	local f
 	if [[ -z ${VPN_FLAGS_RUN+x} ]]; then
