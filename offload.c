@@ -322,6 +322,19 @@ offload_hdr(uint8_t *pkt, size_t len, size_t mtu, int joined,
 /* -- cutting */
 
 /*
+ * offload_whole(pkt, len, h): may the packet ${pkt} from the device, with
+ * the header ${h}, cross a stream whole: will offload_hdr() at the far end
+ * have its kernel cut it again?  Not an IPv6 super-packet whose TCP header
+ * follows extension headers: that one offload_cut() must cut.
+ */
+int
+offload_whole(const uint8_t *pkt, size_t len, const struct virtio_net_hdr *h)
+{
+	return h->gso_type == VIRTIO_NET_HDR_GSO_NONE || len < IP6_HLEN ||
+	    ip_version(pkt) != 6 || pkt[IP6_NEXT_OFF] == IPPROTO_TCP;
+}
+
+/*
  * tcp_seg_hdr(q, th, hl, plen, i, off, last): turn the super-packet's
  * headers, copied to ${q}, into those of its segment ${i}, which carries
  * ${plen} bytes from ${off} into its payload, the last if ${last}, as the

@@ -31,6 +31,8 @@ struct virtio_net_hdr;
  * carries, a gap before each, their lengths in lens.
  */
 int	offload_csum(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h);
+int	offload_whole(const uint8_t *pkt, size_t len,
+	    const struct virtio_net_hdr *h);
 int	offload_cut(const uint8_t *pkt, size_t len,
 	    const struct virtio_net_hdr *h, uint8_t *dst, size_t room,
 	    size_t gap, size_t *lens, size_t nlens);

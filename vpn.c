@@ -98,6 +98,7 @@ struct vpn {
 	int		 tap;		/* -a: Ethernet frames, not IP */
 	int		 vnet;		/* TUN: packets behind virtio_net_hdr */
 	int		 offload;	/* and TCP super-packets from tun */
+	int		 whole;		/* -W: sent whole on a stream */
 	int		 ctl;		/* a socket, to ask the device's MTU */
 	size_t		 mtu;		/* the device's, for segment sizes */
 	long long	 mtu_ms;	/* when mtu was read */
@@ -736,7 +737,7 @@ tun_packet(struct vpn *v, uint8_t *p, struct virtio_net_hdr *h)
 static size_t
 tun_want(const struct vpn *v)
 {
-	return (v->cut ? 2 : 1) * FRAME_ROOM;
+	return (v->offload ? 2 : 1) * FRAME_ROOM;
 }
 
 /* Has out room for what one read from the device may become? */
@@ -789,7 +790,10 @@ tun_read(struct vpn *v)
 			v->st.tx_dropped++;	/* longer than a frame */
 		else if (v->cut)
 			tun_cut(v, &h, (size_t)n);
-		else if (v->vnet && !offload_csum(p, (size_t)n, &h))
+		else if (v->offload && !offload_whole(p, (size_t)n, &h)) {
+			memcpy(v->aside, p, (size_t)n);
+			tun_cut(v, &h, (size_t)n);
+		} else if (v->vnet && !offload_csum(p, (size_t)n, &h))
 			v->st.tx_invalid++;	/* a header making no sense */
 		else
 			frame_queue(v, (size_t)n);
@@ -1177,7 +1181,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: vpn [-aDhOVv] [-i ifname] "
+	fprintf(status ? stderr : stdout, "usage: vpn [-aDhOVvW] [-i ifname] "
 	    "[-k secs] [-t secs] [-u user]\n");
 	exit(status);
 }
@@ -1285,7 +1289,7 @@ options(int argc, char *argv[], struct vpn *v)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt(argc, argv, ":aDhi:k:Ot:u:Vv")) != -1) {
+	while ((ch = getopt(argc, argv, ":aDhi:k:Ot:u:VvW")) != -1) {
 		switch (ch) {
 		case 'a':
 			v->tap = 1;
@@ -1304,6 +1308,9 @@ options(int argc, char *argv[], struct vpn *v)
 			break;
 		case 'O':
 			v->offload = 0;
+			break;
+		case 'W':
+			v->whole = 1;
 			break;
 		case 't':
 			v->silent_ms = parse_num(optarg, 1, SECS_MAX, "-t") *
@@ -1355,7 +1362,7 @@ bufs_alloc(struct vpn *v)
 {
 	buf_init(&v->in, v->dgram ? FRAME_MAX + 1 : IN_MAX);
 	buf_init(&v->out, OUT_MAX);
-	if (v->cut) {
+	if (v->offload) {
 		v->aside = mem_alloc(FRAME_MAX + 1);
 		v->seg_len = mem_alloc(CUT_MAX * sizeof(*v->seg_len));
 	}
@@ -1391,7 +1398,7 @@ main(int argc, char *argv[])
 	v.dgram = stdin_is_dgram(&v.dgram_eof) || v.dgram;
 	v.vnet = !v.tap;
 	v.offload = v.offload && v.vnet;
-	v.cut = v.offload;	/* each frame a packet of the MTU */
+	v.cut = v.offload && (v.dgram || !v.whole);	/* packets of the MTU */
 	pw = v.user ? user_lookup(v.user) : NULL;
 	if (v.dgram)
 		dgram_setup(&v);	/* before -u: SO_RCVBUFFORCE: root */
@@ -1405,10 +1412,11 @@ main(int argc, char *argv[])
 	if (pw)
 		privdrop(pw);
 	if (v.verbose)
-		warnx("%s: %s device, %s mode%s%s%s", v.ifname, v.tap ? "TAP" :
-		    "TUN", v.dgram ? "datagram" : "stream",
-		    v.offload ? ", offloads" : "", v.gso ? ", UDP GSO" : "",
-		    v.gro ? ", UDP GRO" : "");
+		warnx("%s: %s device, %s mode%s%s%s%s", v.ifname, v.tap ?
+		    "TAP" : "TUN", v.dgram ? "datagram" : "stream",
+		    v.offload ? ", offloads" : "",
+		    v.offload && !v.cut ? ", super-packets whole" : "",
+		    v.gso ? ", UDP GSO" : "", v.gro ? ", UDP GRO" : "");
 
 	bufs_alloc(&v);
 	if (atexit(fl_restore) != 0)

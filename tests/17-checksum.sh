@@ -10,9 +10,9 @@
 #   reset comes back.
 # - The same SYN with its checksum right, after it: the device takes it,
 #   and the kernel answers with a reset, the only one.
-# - With offloads (the default) and without (-O).
+# - With each wire: the default, -O and -W.
 . "$(dirname "$0")/lib.sh"
-with_and_without_offloads
+with_each_wire
 
 ns=$NS_PREFIX-1
 ns_add "$ns"

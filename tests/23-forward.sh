@@ -5,12 +5,13 @@
 #  172.16.1.1/24   172.16.1.254    10.9.0.1  10.9.0.2   172.20.1.254   172.20.1.2
 #
 # - A checksummed transfer each way between the hosts, for every mix of
-#   offload settings on the two gateways: a super-packet read from one
-#   gateway's device is split again by the other's kernel to fit its LAN,
-#   never dropped for its size.
+#   offload settings on the two gateways, and with -W: a super-packet read
+#   from one gateway's device is split again by the other's kernel to fit
+#   its LAN, never dropped for its size.
 # - By default the tunnel carries packets of the MTU, and each gateway's
 #   device takes packets of several times that: the segments joined again.
-#   With -O at both ends, there are none.
+#   With -W at both ends, the tunnel carries the super-packets themselves;
+#   with -O at both, there are none.
 # run.sh: heavy long
 . "$(dirname "$0")/lib.sh"
 
@@ -79,7 +80,7 @@ avg_rx() {
 	echo $(($(link_stat "$1" tun0 rx_bytes) / $(link_stat "$1" tun0 rx_packets)))
 }
 
-for flags in ':' ':-O' '-O:' '-O:-O'; do
+for flags in ':' ':-O' '-O:' '-O:-O' '-W:-W' '-W:-O'; do
 	run "${flags%%:*}" "${flags#*:}" 2>"$TMP/err.$flags"
 done
 read -r rx1 rx2 <"$TMP/rx.:"
@@ -92,4 +93,7 @@ read -r rx1 rx2 <"$TMP/rx.-O:-O"
 tx=$(avg_pkt "$TMP/err.-O:-O")
 ((tx <= 1500 && rx1 <= 1500 && rx2 <= 1500)) ||
 	fail "-O: packets of $tx bytes on the wire, $rx1 and $rx2 into the devices, want <= the MTU"
-
+read -r rx1 rx2 <"$TMP/rx.-W:-W"
+tx=$(avg_pkt "$TMP/err.-W:-W")
+((tx > 3000)) || fail "-W: average packet on the wire $tx bytes, want super-packets (> 3000)"
+say "-W: $tx bytes per packet on the wire, $rx1 and $rx2 into the devices"

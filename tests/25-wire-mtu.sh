@@ -13,6 +13,7 @@
 #   vpn writes (captured by tee) is longer than 1500 bytes, though its
 #   device hands it super-packets; and ns1's tun0 takes packets of several
 #   times 1500 on average: the segments joined again.
+# - -W at both ends: the same stream carries frames longer than 1500.
 # - An independent peer, tests/simpletun.c, in ns2 (the framing as the
 #   simplest tunnels write it: a 2000-byte buffer; a frame longer than 1500
 #   ends it): with vpn's defaults in ns1, ping, and 20 MiB each way, and it
@@ -53,11 +54,11 @@ down() {
 
 vpn=$(printf '%q' "$VPN")
 
-# wire: ns2 to ns1 through vpn at both ends, ns2's stream captured; what
-# simpletun -n says of it, and its status, in $TMP/walk.
+# wire FLAGS: ns2 to ns1 through vpn FLAGS at both ends, ns2's stream
+# captured; what simpletun -n says of it, and its status, in $TMP/walk.
 wire() {
 	local rc=0
-	up "$vpn" "$vpn | tee $TMP/wire"
+	up "$vpn $1" "$vpn $1 | tee $TMP/wire"
 	transfer_check "$NS2" "$NS1" 10.9.0.1 20
 	"$TMP/simpletun" -n -m 1500 <"$TMP/wire" >"$TMP/walk" 2>&1 || rc=$?
 	echo "status $rc" >>"$TMP/walk"
@@ -66,7 +67,7 @@ wire() {
 }
 
 defaults() {
-	wire
+	wire ''
 	[[ $(tail -1 "$TMP/walk") == 'status 0' ]] ||
 		fail "a frame longer than the MTU on the wire: $(head -1 "$TMP/walk")"
 	read -r n _ <"$TMP/walk"
@@ -76,6 +77,14 @@ defaults() {
 	say "$(head -1 "$TMP/walk"); ns1's tun0 took $avg bytes a packet"
 }
 check "defaults: frames of the MTU, joined again" defaults
+
+whole() {
+	wire -W
+	[[ $(head -1 "$TMP/walk") == 'simpletun: frame of '*' bytes, longer than 1500' &&
+	    $(tail -1 "$TMP/walk") == 'status 1' ]] ||
+		fail "-W: no frame longer than the MTU: $(head -1 "$TMP/walk")"
+}
+check "-W: super-packets whole on the wire" whole
 
 peer() {
 	up "$vpn" "$TMP/simpletun -i tun0"

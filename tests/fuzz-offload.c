@@ -177,6 +177,28 @@ csum_complete_check(const uint8_t *p, size_t len)
 }
 
 /*
+ * A super-packet from the device that offload_cut() cut in ${n} segments
+ * goes whole (offload_whole) exactly when the far end gives it to its
+ * kernel as one, to be cut in segments as long as the first.
+ */
+static void
+whole_check(const uint8_t *p, size_t len, const struct virtio_net_hdr *h,
+    int n, size_t seg)
+{
+	struct virtio_net_hdr far;
+	uint8_t *copy;
+	int tcp;
+
+	if (n < 2 || !ip_whole(p, len) || ip_tcp(p, &tcp) != h->csum_start)
+		return;
+	copy = mem_dup(p, len);
+	assert(offload_hdr(copy, len, seg, 1, &far));
+	assert(offload_whole(p, len, h) ==
+	    (far.gso_type != VIRTIO_NET_HDR_GSO_NONE));
+	free(copy);
+}
+
+/*
  * offload_cut() on any header and packet, given room for twice the packet
  * as vpn.c gives it: it writes only segments, each after a gap it leaves
  * alone, in the room given; every one a whole IP packet no shorter than
@@ -211,6 +233,7 @@ cut_any_check(const uint8_t *p, size_t len)
 		at += lens[i];
 	}
 	assert(untouched(dst + at, room - at));
+	whole_check(p, len, &h, n, n > 0 ? lens[0] : 0);
 	free(dst);
 }
 

@@ -191,14 +191,15 @@ transfer_check() {
 		fail "transfer of $mb MiB: sha256 $got, want $want ($(stat -c %s "$TMP/received") bytes arrived)"
 }
 
-# with_and_without_offloads: run this test file twice, with vpn's default
-# (TCP super-packets through the device, cut to the MTU on the wire and
-# joined again) and with -O, each in namespaces of its own.  The flags of
-# the current run are in the array VPN_FLAGS.
-with_and_without_offloads() {
+# with_each_wire: run this test file three times, each in namespaces of its
+# own: with vpn's default (TCP super-packets through the device, cut to the
+# MTU on the wire and joined again), with -O (no super-packets), and with
+# -W (super-packets whole on the wire).  The flags of the current run are
+# in the array VPN_FLAGS.
+with_each_wire() {
 	local f
 	if [[ -z ${VPN_FLAGS_RUN+x} ]]; then
-		for f in '' -O; do
+		for f in '' -O -W; do
 			say "vpn flags '$f'"
 			VPN_FLAGS_RUN=$f bash "$0" || exit
 		done
