@@ -22,7 +22,7 @@ FUZZTIME ?= 60
 SUDO	 = $(if $(filter 0,$(shell id -u)),,sudo)
 # The tests of vpn.c itself, which run again on the sanitized build (the
 # script, docs and valgrind tests run once).
-ASAN_TESTS = $(filter-out tests/47-% tests/51-%,\
+ASAN_TESTS = $(filter-out tests/47-% tests/51-% tests/54-%,\
 	   $(wildcard tests/1[0-9]-*.sh tests/2[0-9]-*.sh tests/[45][0-9]-*.sh))
 
 all: vpn
@@ -95,7 +95,7 @@ lint:
 # vpn-server and vpn-client are links to the scripts in LIBDIR/vpn, which
 # find vpn as ../../bin/vpn from there; the units run them on
 # SYSCONFDIR/vpn/NAME.conf.
-LIBFILES = server.sh client.sh session.sh common.sh pool.sh
+LIBFILES = server.sh client.sh session.sh status.sh common.sh pool.sh
 UNITS	 = vpn-server@.service vpn-client@.service
 EXAMPLES = server.conf.example client.conf.example
 UNITSED	 = s|@SBINDIR@|$(SBINDIR)|; s|@SYSCONFDIR@|$(SYSCONFDIR)|
@@ -106,12 +106,14 @@ install: vpn
 	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/vpn
 	install -m 0755 vpn $(DESTDIR)$(BINDIR)/vpn
 	install -m 0755 scripts/server.sh scripts/client.sh scripts/session.sh \
-	    $(DESTDIR)$(LIBDIR)/vpn
+	    scripts/status.sh $(DESTDIR)$(LIBDIR)/vpn
 	install -m 0644 scripts/common.sh scripts/pool.sh $(DESTDIR)$(LIBDIR)/vpn
 	ln -sfr $(DESTDIR)$(LIBDIR)/vpn/server.sh $(DESTDIR)$(SBINDIR)/vpn-server
 	ln -sfr $(DESTDIR)$(LIBDIR)/vpn/client.sh $(DESTDIR)$(SBINDIR)/vpn-client
+	ln -sfr $(DESTDIR)$(LIBDIR)/vpn/status.sh $(DESTDIR)$(BINDIR)/vpn-status
 	install -m 0644 docs/vpn.1 $(DESTDIR)$(MANDIR)/man1/vpn.1
-	install -m 0644 docs/vpn-server.8 docs/vpn-client.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/vpn-server.8 docs/vpn-client.8 docs/vpn-status.8 \
+	    $(DESTDIR)$(MANDIR)/man8
 	sed '$(UNITSED)' systemd/vpn-server@.service.in >$(DESTDIR)$(UNITDIR)/vpn-server@.service
 	sed '$(UNITSED)' systemd/vpn-client@.service.in >$(DESTDIR)$(UNITDIR)/vpn-client@.service
 	install -m 0644 docs/examples/server.conf $(DESTDIR)$(SYSCONFDIR)/vpn/server.conf.example
@@ -119,9 +121,11 @@ install: vpn
 
 # Leaves SYSCONFDIR/vpn if it holds configurations.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/vpn $(DESTDIR)$(SBINDIR)/vpn-server \
+	rm -f $(DESTDIR)$(BINDIR)/vpn $(DESTDIR)$(BINDIR)/vpn-status \
+	    $(DESTDIR)$(SBINDIR)/vpn-server \
 	    $(DESTDIR)$(SBINDIR)/vpn-client $(DESTDIR)$(MANDIR)/man1/vpn.1 \
 	    $(DESTDIR)$(MANDIR)/man8/vpn-server.8 $(DESTDIR)$(MANDIR)/man8/vpn-client.8 \
+	    $(DESTDIR)$(MANDIR)/man8/vpn-status.8 \
 	    $(addprefix $(DESTDIR)$(LIBDIR)/vpn/,$(LIBFILES)) \
 	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
 	    $(addprefix $(DESTDIR)$(SYSCONFDIR)/vpn/,$(EXAMPLES))

@@ -9,14 +9,20 @@
  */
 
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/if.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
+#include <linux/seccomp.h>
 #include <linux/virtio_net.h>
 
 #include <err.h>
@@ -30,6 +36,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +64,15 @@
 #define UDP_SEGS_MAX	64		/* datagrams a UDP_SEGMENT send cuts */
 #define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
 #define JOIN_MAX	64		/* segments offered to one join */
+#define UDP4_OVERHEAD	28		/* IPv4 and UDP headers */
+#define UDP6_OVERHEAD	48		/* IPv6 and UDP headers */
 /* The most segments out can hold, however short. */
 #define CUT_MAX		(OUT_MAX / (FRAME_HDR + OFFLOAD_SEG_MIN))
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 #define MTU_REFRESH_MS	1000		/* how stale the device's MTU may be */
+#define STATUS_MS	1000		/* -s: how stale the file may be */
+#define STATUS_MAX	512		/* -s: bytes of its one line */
+#define STATUS_MODE	0644		/* -s: anyone may look */
 #define GSO_RETRY_MS	10000		/* UDP_SEGMENT refused: one by one */
 #define MS_PER_S	1000
 #define NS_PER_MS	1000000
@@ -86,8 +98,9 @@ struct stats {
 	unsigned long long rx_invalid;	/* not a packet: a bad datagram */
 	unsigned long long tx_packets, tx_bytes;	/* taken by stdout */
 	unsigned long long tx_dropped;	/* refused by the socket, or no room */
-	unsigned long long tx_invalid;	/* a device header making no sense */
+	unsigned long long tx_invalid;	/* not a packet, from the device */
 	unsigned long long keepalives_rx, keepalives_tx;
+	unsigned long long socket_errors;	/* ICMP's, on a datagram socket */
 };
 
 struct vpn {
@@ -107,11 +120,18 @@ struct vpn {
 	int		 gso;		/* -D: stdout sends runs of datagrams */
 	long long	 gso_retry_ms;	/* refused: none until then */
 	int		 gro;		/* -D: stdin reads runs of datagrams */
+	int		 pmtu_said;	/* -D: told that the path is too narrow */
 	int		 cut;		/* cut super-packets to the MTU */
 	uint8_t		*aside;		/* cut: a packet from the device */
 	size_t		*seg_len;	/* cut: its segments' lengths */
 	uint8_t		*joined;	/* segments joined, for tun */
 	int		 verbose;
+	const char	*status;	/* -s: a file for the counters */
+	int		 status_fd;
+	long long	 status_ms;	/* when it was written */
+	struct stats	 st_said;	/* what it says */
+	long long	 wall_ms;	/* CLOCK_REALTIME when now_ms was 0... */
+	int		 peer_up;	/* a frame has come from the peer */
 	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
 	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
 	int		 eof;		/* stdin ended; give the frames held */
@@ -154,6 +174,16 @@ now_ms(void)
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		err(1, "clock_gettime");
+	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
+}
+
+static long long
+wall_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		err(1, "clock_gettime");
 	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
 }
@@ -303,7 +333,7 @@ static int
 tun_open(const char *name, int tap, int vnet, char ifname[IFNAMSIZ])
 {
 	struct ifreq ifr;
-	int fd;
+	int fd, hdr = sizeof(struct virtio_net_hdr);
 
 	if ((fd = open(TUN_PATH, O_RDWR | O_CLOEXEC)) == -1)
 		err(1, "%s", TUN_PATH);
@@ -319,6 +349,9 @@ tun_open(const char *name, int tap, int vnet, char ifname[IFNAMSIZ])
 	}
 	memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
 	ifname[IFNAMSIZ - 1] = '\0';
+	/* A persistent device keeps the size its last user set. */
+	if (vnet && ioctl(fd, TUNSETVNETHDRSZ, &hdr) == -1)
+		err(1, "TUNSETVNETHDRSZ %s", ifname);
 	return fd;
 }
 
@@ -333,7 +366,12 @@ tun_offload(int fd, const char *ifname, int offload)
 		err(1, "TUNSETOFFLOAD %s", ifname);
 }
 
-/* The device's MTU, read again when it may have changed. */
+/*
+ * The device's MTU, read again when it may have changed.  The device may
+ * have been renamed (its name comes from our fd: TUNGETIFF), or moved to
+ * another network namespace, where our socket cannot ask: then the MTU
+ * last read stands, for it only sizes the segments the device cuts.
+ */
 static size_t
 tun_mtu(struct vpn *v)
 {
@@ -341,12 +379,16 @@ tun_mtu(struct vpn *v)
 
 	if (v->mtu && v->now_ms - v->mtu_ms < MTU_REFRESH_MS)
 		return v->mtu;
+	v->mtu_ms = v->now_ms;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(v->tun, TUNGETIFF, &ifr) == 0)
+		memcpy(v->ifname, ifr.ifr_name, IFNAMSIZ - 1);
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, v->ifname, sizeof(ifr.ifr_name));
-	if (ioctl(v->ctl, SIOCGIFMTU, &ifr) == -1)
-		err(1, "SIOCGIFMTU %s", v->ifname);
-	v->mtu = (size_t)ifr.ifr_mtu;
-	v->mtu_ms = v->now_ms;
+	if (ioctl(v->ctl, SIOCGIFMTU, &ifr) == 0)
+		v->mtu = (size_t)ifr.ifr_mtu;
+	else if (v->mtu == 0)
+		v->mtu = ETH_DATA_LEN;	/* never read: the usual */
 	return v->mtu;
 }
 
@@ -546,6 +588,67 @@ in_decode(struct vpn *v)
 		    v->in.len == 1 ? "" : "s");
 }
 
+/*
+ * Is ${e} what a datagram socket reports of the network for one packet: an
+ * ICMP error, pending on a connected socket until the next call, or a
+ * local refusal of that packet?  Then it costs that packet at most, never
+ * the tunnel: anyone on the path, or off it with a spoofed ICMP message,
+ * could otherwise end it.
+ */
+static int
+dgram_soft(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:	/* port unreachable: the peer is not up */
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENONET:
+	case ENETDOWN:
+	case EPROTO:
+	case ENOPROTOOPT:	/* protocol unreachable */
+	case EACCES:		/* administratively prohibited */
+	case EPERM:		/* a local firewall */
+	case ENOBUFS:
+	case EMSGSIZE:		/* fragmentation needed */
+	case ETIMEDOUT:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * dgram_error(v, e, what): count the soft error ${e} that ${what} reported
+ * and go on; EMSGSIZE also says, once, how narrow the path is and what
+ * tunnel MTU fits it.  Returns 0 for an error that is not soft.
+ */
+static int
+dgram_error(struct vpn *v, int e, const char *what)
+{
+	int mtu, fit, domain;
+	socklen_t len = sizeof(mtu);
+
+	if (!dgram_soft(e))
+		return 0;
+	v->st.socket_errors++;
+	if (e != EMSGSIZE || v->pmtu_said++)
+		return 1;
+	len = sizeof(domain);
+	if (getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_DOMAIN, &domain, &len) ==
+	    -1 || (domain != AF_INET && domain != AF_INET6))
+		return 1;
+	len = sizeof(mtu);
+	if (getsockopt(STDOUT_FILENO, domain == AF_INET ? IPPROTO_IP :
+	    IPPROTO_IPV6, domain == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &len) ==
+	    -1)
+		return 1;
+	fit = mtu - (domain == AF_INET ? UDP4_OVERHEAD : UDP6_OVERHEAD);
+	warnx("%s: the path to the peer takes packets of %d bytes at most: "
+	    "set %s's MTU to %d or less (ip link set dev %s mtu %d)", what,
+	    mtu, v->ifname, fit, v->ifname, fit);
+	return 1;
+}
+
 /* One datagram from stdin to the device; a bad one is dropped alone. */
 static void
 dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
@@ -631,6 +734,16 @@ gro_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg)
 	}
 }
 
+/* Something came from the peer: -t starts again; -v says the first time. */
+static void
+peer_heard(struct vpn *v)
+{
+	v->last_rx_ms = v->now_ms;
+	if (!v->peer_up && v->verbose)
+		warnx("%s: the peer is up: bytes came from it", v->ifname);
+	v->peer_up = 1;
+}
+
 /* Read datagrams, give each to the device; at EOF, set v->eof. */
 static void
 stdin_read_dgram(struct vpn *v)
@@ -644,11 +757,11 @@ stdin_read_dgram(struct vpn *v)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			if (errno == ECONNREFUSED)	/* peer not up yet */
+			if (dgram_error(v, errno, "stdin"))
 				continue;
 			err(1, "stdin");
 		}
-		v->last_rx_ms = v->now_ms;
+		peer_heard(v);
 		if (n == 0 && v->dgram_eof) {
 			v->eof = 1;
 			return;
@@ -683,7 +796,7 @@ stdin_read(struct vpn *v)
 	if (n == 0)
 		v->eof = 1;
 	else {
-		v->last_rx_ms = v->now_ms;
+		peer_heard(v);
 		v->in.len += (size_t)n;
 	}
 	in_decode(v);	/* at EOF, only to report a truncated frame */
@@ -788,6 +901,9 @@ tun_read(struct vpn *v)
 			return;
 		if (n == -1)
 			v->st.tx_dropped++;	/* longer than a frame */
+		else if (frame_error(p, (size_t)n, (size_t)n, v->tap))
+			/* Sent, it would end the peer (a raw socket's write). */
+			v->st.tx_invalid++;
 		else if (v->cut)
 			tun_cut(v, &h, (size_t)n);
 		else if (v->offload && !offload_whole(p, (size_t)n, &h)) {
@@ -901,8 +1017,7 @@ stdout_flush_dgram(struct vpn *v)
 				v->gso_retry_ms = v->now_ms + GSO_RETRY_MS;
 				continue;
 			}
-			if (errno != ECONNREFUSED && errno != ENOBUFS &&
-			    errno != EMSGSIZE)
+			if (!dgram_error(v, errno, "stdout"))
 				err(1, "stdout");
 			if (iov[0].iov_len > 0)
 				v->st.tx_dropped += k;	/* as UDP would */
@@ -970,8 +1085,8 @@ stdout_flush(struct vpn *v)
 /*
  * stdout reported an error with nothing queued for it.  On a pipe or a
  * stream socket the reader is gone: the tunnel is over.  On a datagram
- * socket it is what the last send provoked, usually ECONNREFUSED from a
- * peer that is not up (yet): read it to clear it, and go on.
+ * socket it is an ICMP error for a packet sent (ECONNREFUSED from a peer
+ * not up yet, a narrow path...): read it to clear it, count it, go on.
  */
 static void
 stdout_error(struct vpn *v)
@@ -986,7 +1101,7 @@ stdout_error(struct vpn *v)
 			errx(1, "stdout: closed by the reader");
 		err(1, "stdout: SO_ERROR");
 	}
-	if (e != 0 && e != ECONNREFUSED) {
+	if (e != 0 && !dgram_error(v, e, "stdout")) {
 		errno = e;
 		err(1, "stdout");
 	}
@@ -1029,17 +1144,63 @@ signals_block(sigset_t *waitmask)
 		sigdelset(waitmask, sigs[i]);
 }
 
-static void
-stats_print(const struct vpn *v)
+/* The counters as key=value pairs, as vpn(1) documents them. */
+static int
+stats_line(const struct vpn *v, char *line, size_t size)
 {
 	const struct stats *s = &v->st;
 
-	fprintf(stderr, "vpn: %s: rx_packets=%llu rx_bytes=%llu "
+	return snprintf(line, size, "vpn: %s: rx_packets=%llu rx_bytes=%llu "
 	    "rx_dropped=%llu rx_invalid=%llu tx_packets=%llu tx_bytes=%llu "
 	    "tx_dropped=%llu tx_invalid=%llu keepalives_rx=%llu "
-	    "keepalives_tx=%llu\n", v->ifname, s->rx_packets, s->rx_bytes,
-	    s->rx_dropped, s->rx_invalid, s->tx_packets, s->tx_bytes,
-	    s->tx_dropped, s->tx_invalid, s->keepalives_rx, s->keepalives_tx);
+	    "keepalives_tx=%llu socket_errors=%llu", v->ifname, s->rx_packets,
+	    s->rx_bytes, s->rx_dropped, s->rx_invalid, s->tx_packets,
+	    s->tx_bytes, s->tx_dropped, s->tx_invalid, s->keepalives_rx,
+	    s->keepalives_tx, s->socket_errors);
+}
+
+static void
+stats_print(const struct vpn *v)
+{
+	char line[STATUS_MAX];
+
+	(void)stats_line(v, line, sizeof(line));
+	fprintf(stderr, "%s\n", line);
+}
+
+/* The wall-clock time, in seconds, of the monotonic ${ms}. */
+static double
+wall_s(const struct vpn *v, long long ms)
+{
+	return (double)(v->wall_ms + ms) / MS_PER_S;
+}
+
+/*
+ * -s: rewrite the status file with the counters and when a frame last came
+ * from the peer and went to it (wall-clock seconds), for vpn-status.  At
+ * most once a STATUS_MS, and only when the counters moved.  Best effort:
+ * the tunnel does not depend on it.
+ */
+static void
+status_write(struct vpn *v, int force)
+{
+	char line[STATUS_MAX];
+	int n;
+
+	if (v->status_fd == -1 || (!force &&
+	    (v->now_ms - v->status_ms < STATUS_MS ||
+	    memcmp(&v->st, &v->st_said, sizeof(v->st)) == 0)))
+		return;
+	n = stats_line(v, line, sizeof(line));
+	n += snprintf(line + n, sizeof(line) - (size_t)n, " last_rx=%.3f "
+	    "last_tx=%.3f written=%.3f\n", wall_s(v, v->last_rx_ms),
+	    wall_s(v, v->last_tx_ms), wall_s(v, v->now_ms));
+	if (n > 0 && (size_t)n < sizeof(line)) {
+		(void)pwrite(v->status_fd, line, (size_t)n, 0);
+		(void)ftruncate(v->status_fd, n);
+	}
+	v->st_said = v->st;
+	v->status_ms = v->now_ms;
 }
 
 /*
@@ -1067,6 +1228,11 @@ timer_next(const struct vpn *v)
 	}
 	if (v->silent_ms) {
 		d = v->last_rx_ms + v->silent_ms - v->now_ms;
+		d = d < 0 ? 0 : d;
+		t = t == -1 || d < t ? d : t;
+	}
+	if (v->status_fd != -1 && memcmp(&v->st, &v->st_said, sizeof(v->st))) {
+		d = v->status_ms + STATUS_MS - v->now_ms;
 		d = d < 0 ? 0 : d;
 		t = t == -1 || d < t ? d : t;
 	}
@@ -1139,6 +1305,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 	};
 
 	v->last_tx_ms = v->last_rx_ms = v->now_ms = now_ms();
+	v->wall_ms = wall_now_ms() - v->now_ms;
 	while (!quit && !(v->eof && v->in.len == 0)) {
 		/* Room for a read's worth, where the data has moved on. */
 		buf_compact(&v->in, FRAME_ROOM);
@@ -1169,11 +1336,85 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		if (pfd[P_OUT].revents)
 			v->out_blocked = 0;
 		timers_check(v);	/* -k keepalive, -t silent peer */
+		status_write(v, 0);	/* -s, when due */
 		if (v->out.len > 0 && !v->out_blocked)
 			stdout_flush(v);	/* at once: saves a ppoll */
 	}
 	if (!quit)
 		stdout_drain(v, waitmask);
+}
+
+/* -- the system call filter */
+
+#if defined(__x86_64__)
+#define SC_ARCH		AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SC_ARCH		AUDIT_ARCH_AARCH64
+#endif
+#define SC_LOAD(f)	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
+			    offsetof(struct seccomp_data, f))
+#define SC_RET(r)	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ ## r)
+/* If the loaded word is ${k}, allow; else go on to the next test. */
+#define SC_ALLOW(k)	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), 0, 1), \
+			SC_RET(ALLOW)
+
+/*
+ * seccomp_install(): from here on, the kernel kills us at any system call
+ * but those the loop makes, and at the end: a peer who found a way to run
+ * code in us can still read and write our descriptors (the device, the
+ * stream, the counters file) and no more: no file to open, no socket to
+ * make, no program to run, no executable memory.  Where there is no filter
+ * to give (another architecture; a sanitized build, or valgrind, whose
+ * runtime makes calls of its own), nothing changes.
+ */
+static void
+seccomp_install(void)
+{
+#if defined(SC_ARCH) && !defined(__SANITIZE_ADDRESS__)
+	const char *preload = getenv("LD_PRELOAD");
+	struct sock_filter f[] = {
+		SC_LOAD(arch),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SC_ARCH, 1, 0),
+		SC_RET(KILL_PROCESS),
+		SC_LOAD(nr),
+		/* ioctl: the device's name and MTU (tun_mtu), nothing else */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 5),
+		SC_LOAD(args[1]),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TUNGETIFF, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SIOCGIFMTU, 1, 0),
+		SC_RET(KILL_PROCESS),
+		SC_RET(ALLOW),
+		/* mmap (malloc, at the end): never executable */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 4),
+		SC_LOAD(args[2]),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0),
+		SC_RET(ALLOW),
+		SC_RET(KILL_PROCESS),
+		SC_ALLOW(__NR_read), SC_ALLOW(__NR_readv),
+		SC_ALLOW(__NR_write), SC_ALLOW(__NR_writev),
+		SC_ALLOW(__NR_recvmsg), SC_ALLOW(__NR_sendmsg),
+		SC_ALLOW(__NR_ppoll), SC_ALLOW(__NR_clock_gettime),
+		SC_ALLOW(__NR_getsockopt),	/* SO_ERROR, SO_DOMAIN, IP_MTU */
+		SC_ALLOW(__NR_pwrite64), SC_ALLOW(__NR_ftruncate),	/* -s */
+		SC_ALLOW(__NR_rt_sigreturn), SC_ALLOW(__NR_restart_syscall),
+		SC_ALLOW(__NR_fcntl),	/* fl_restore(), at exit */
+		SC_ALLOW(__NR_brk), SC_ALLOW(__NR_munmap),	/* free() */
+		SC_ALLOW(__NR_close), SC_ALLOW(__NR_exit_group),
+		SC_ALLOW(__NR_exit),
+		SC_RET(KILL_PROCESS),
+	};
+	struct sock_fprog prog = {
+		.len = (unsigned short)(sizeof(f) / sizeof(f[0])),
+		.filter = f,
+	};
+
+	if (preload && strstr(preload, "vgpreload"))	/* valgrind's */
+		return;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		err(1, "prctl PR_SET_NO_NEW_PRIVS");
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+		err(1, "prctl PR_SET_SECCOMP");
+#endif
 }
 
 /* -- options, usage, main */
@@ -1182,7 +1423,7 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout, "usage: vpn [-aDhOVvW] [-i ifname] "
-	    "[-k secs] [-t secs] [-u user]\n");
+	    "[-k secs] [-s file] [-t secs] [-u user]\n");
 	exit(status);
 }
 
@@ -1289,7 +1530,7 @@ options(int argc, char *argv[], struct vpn *v)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt(argc, argv, ":aDhi:k:Ot:u:VvW")) != -1) {
+	while ((ch = getopt(argc, argv, ":aDhi:k:Os:t:u:VvW")) != -1) {
 		switch (ch) {
 		case 'a':
 			v->tap = 1;
@@ -1309,8 +1550,8 @@ options(int argc, char *argv[], struct vpn *v)
 		case 'O':
 			v->offload = 0;
 			break;
-		case 'W':
-			v->whole = 1;
+		case 's':
+			v->status = optarg;
 			break;
 		case 't':
 			v->silent_ms = parse_num(optarg, 1, SECS_MAX, "-t") *
@@ -1324,6 +1565,9 @@ options(int argc, char *argv[], struct vpn *v)
 			exit(0);
 		case 'v':
 			v->verbose++;
+			break;
+		case 'W':
+			v->whole = 1;
 			break;
 		case ':':
 			warnx("-%c: needs an argument", optopt);
@@ -1400,6 +1644,10 @@ main(int argc, char *argv[])
 	v.offload = v.offload && v.vnet;
 	v.cut = v.offload && (v.dgram || !v.whole);	/* packets of the MTU */
 	pw = v.user ? user_lookup(v.user) : NULL;
+	v.status_fd = -1;
+	if (v.status && (v.status_fd = open(v.status,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STATUS_MODE)) == -1)
+		err(1, "%s", v.status);	/* before -u: it may be root's */
 	if (v.dgram)
 		dgram_setup(&v);	/* before -u: SO_RCVBUFFORCE: root */
 	v.tun = tun_open(v.name, v.tap, v.vnet, v.ifname);
@@ -1429,8 +1677,10 @@ main(int argc, char *argv[])
 	if (!v.dgram)
 		tcp_nodelay(STDOUT_FILENO);
 	signals_block(&waitmask);
+	seccomp_install();
 
 	loop(&v, &waitmask);
+	status_write(&v, 1);
 	if (v.verbose)
 		stats_print(&v);
 	bufs_free(&v);

@@ -161,10 +161,12 @@ pulled() {
 
 # session_up: the transport is connected (and the configuration applied).
 session_up() {
+	local who=$SERVER
+	[[ $TRANSPORT == ssh ]] || who=$(bracket "$SERVER"):$PORT
 	if ((PULL)); then
-		session_file "$WHERE" "${PUSHED[@]}"
+		session_file "$who" "${PUSHED[@]}"
 	else
-		session_file "$WHERE" "${ADDRS[@]}"
+		session_file "$who" "${ADDRS[@]}"
 	fi
 	say "connected to $WHERE ($TRANSPORT): session up on $IFACE"
 }
@@ -191,13 +193,13 @@ one_session() {
 udp_session() {
 	local rc=0 exec
 	ENDED=''
-	RUN_USER='' vpn_args "$IFACE"	# socat runs it as -u's user
+	RUN_USER='' vpn_args "$IFACE" "$STATE/sessions/one.stats"	# socat runs it as -u's user
 	exec=${VPN_ARGS[*]}
 	if ((PULL)); then
 		exec="$HERE/session.sh pull $STATE"
 		socat "$1" EXEC:"$exec",nofork &
 	else
-		session_file "$WHERE" "${ADDRS[@]}"
+		session_file "$(bracket "$SERVER"):$PORT" "${ADDRS[@]}"
 		say "sending to $WHERE (udp): session up on $IFACE"
 		as_user socat "$1" EXEC:"$exec",nofork &
 	fi

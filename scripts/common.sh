@@ -493,10 +493,12 @@ session_file() {
 # session_gone: the session is over.
 session_gone() { rm -f "$STATE/sessions/one" "$STATE/sessions/one.stats"; }
 
-# vpn_args DEV: the vpn command line of a session on DEV, into the array
-# VPN_ARGS.  -k 0 and -t 0 leave the timer off.
+# vpn_args DEV [STATS]: the vpn command line of a session on DEV, into the
+# array VPN_ARGS, its counters kept in the file STATS (vpn -s) for
+# vpn-status.  -k 0 and -t 0 leave the timer off.
 vpn_args() {
 	VPN_ARGS=("$VPN" -i "$1")
+	[[ -z ${2:-} ]] || VPN_ARGS+=(-s "$2")
 	((KEEPALIVE == 0)) || VPN_ARGS+=(-k "$KEEPALIVE")
 	((TIMEOUT == 0)) || VPN_ARGS+=(-t "$TIMEOUT")
 	# As root, vpn drops to -u's user once the device is open.
@@ -600,7 +602,7 @@ session() {
 		return "$PULL_RC"
 	fi
 	session_up
-	vpn_args "$IFACE"
+	vpn_args "$IFACE" "$STATE/sessions/one.stats"
 	"${VPN_ARGS[@]}" <"$DIR/down" >"$DIR/up" {up}<&- {down}<&- &
 	v=$!
 	CHILDREN+=("$v")

@@ -190,5 +190,5 @@ purge_lease() {
 			"$cmd" -w -t raw $rule 2>/dev/null || true
 		done
 	done
-	rm -f "$2"
+	rm -f "$2" "$2.stats"
 }

@@ -199,7 +199,7 @@ one_session() {
 	[[ $FAMILY == 4 ]] || pf=,pf=ip6
 	case $TRANSPORT in
 	nc)	session "$NC_ACCEPTED" as_user nc "${NC_LISTEN[@]}" "$PORT" ;;
-	udp)	RUN_USER='' vpn_args "$IFACE"	# socat runs it as -u's user
+	udp)	RUN_USER='' vpn_args "$IFACE" "$STATE/sessions/one.stats"	# as -u's user
 		as_user socat "$lst:$PORT$pf" EXEC:"${VPN_ARGS[*]}",nofork &
 		CHILDREN=("$!")
 		session_file - "${ADDRS[@]}"	# its peer is known to socat only
@@ -334,7 +334,7 @@ end_sessions() {
 		sleep 0.1
 	done
 	for f in "$STATE"/sessions/*; do
-		[[ -e $f ]] || continue
+		[[ -e $f && ${f##*/} != *.* ]] || continue	# not .stats, .lock
 		purge_lease "$STATE" "$f"
 	done
 }

@@ -171,10 +171,12 @@ push_udp() {
 	die "$PEER: no answer to the configuration after $PUSH_TRIES tries"
 }
 
-# run_vpn DEV: vpn on DEV, on our stdin and stdout, until it ends; say why.
+# run_vpn DEV STATS: vpn on DEV, on our stdin and stdout, its counters in
+# the file STATS, until it ends; say why.
 run_vpn() {
 	local rc=0
-	vpn_args "$1"
+	vpn_args "$1" "$2"
+	undo rm -f "$2"
 	"${VPN_ARGS[@]}" <&0 &		# explicit: a job's stdin is /dev/null
 	CHILDREN=("$!")
 	wait "$!" || rc=$?
@@ -193,7 +195,7 @@ serve_many() {
 	fi
 	SAID=1
 	say "$PEER: session up on $IFACE-$SLOT as $(config_line | grep -o 'addr=[^ ]*' | sed 's/addr=//' | tr '\n' ' ' | sed 's/ $//')"
-	run_vpn "$IFACE-$SLOT"
+	run_vpn "$IFACE-$SLOT" "$STATE/sessions/$SLOT.stats"
 }
 
 # serve_one: a server without -M: the client gets IFACE, unless another
@@ -207,7 +209,7 @@ serve_one() {
 	    >"$STATE/sessions/one"
 	undo rm -f "$STATE/sessions/one"
 	say "$PEER: session up on $IFACE"
-	run_vpn "$IFACE"
+	run_vpn "$IFACE" "$STATE/sessions/one.stats"
 }
 
 # serve_exit: a session that could not be set up tells the client so,
@@ -264,9 +266,9 @@ pull() {
 	apply_config "$line" || exit 4
 	echo "vpn-ack 1"
 	# shellcheck disable=SC2153 # SERVER is the conf's
-	session_file "$SERVER port $PORT" "${PUSHED[@]}"
+	session_file "$(bracket "$SERVER"):$PORT" "${PUSHED[@]}"
 	say "connected to $SERVER port $PORT (udp): session up on $IFACE"
-	vpn_args "$IFACE"
+	vpn_args "$IFACE" "$STATE/sessions/one.stats"
 	exec "${VPN_ARGS[@]}"
 }
 

@@ -34,7 +34,7 @@ synopsis() {
 	mandoc -Tascii "$1" | col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' |
 	    sed '1d;$d' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//'
 }
-for name in server client; do
+for name in server client status; do
 	page=$ROOT/docs/vpn-$name.8
 	ln -s "$ROOT/scripts/$name.sh" "$TMP/vpn-$name"	# its installed name
 	usage=$("$TMP/vpn-$name" -h | sed '/^$/q' | tr -s ' \n' ' ' | sed 's/ $//')

@@ -19,6 +19,7 @@ dest=$TMP/dest
 want='-rw-r--r-- etc/vpn/client.conf.example
 -rw-r--r-- etc/vpn/server.conf.example
 -rwxr-xr-x usr/bin/vpn
+lrwxrwxrwx usr/bin/vpn-status -> ../lib/vpn/status.sh
 -rw-r--r-- usr/lib/systemd/system/vpn-client@.service
 -rw-r--r-- usr/lib/systemd/system/vpn-server@.service
 -rwxr-xr-x usr/lib/vpn/client.sh
@@ -26,11 +27,13 @@ want='-rw-r--r-- etc/vpn/client.conf.example
 -rw-r--r-- usr/lib/vpn/pool.sh
 -rwxr-xr-x usr/lib/vpn/server.sh
 -rwxr-xr-x usr/lib/vpn/session.sh
+-rwxr-xr-x usr/lib/vpn/status.sh
 lrwxrwxrwx usr/sbin/vpn-client -> ../lib/vpn/client.sh
 lrwxrwxrwx usr/sbin/vpn-server -> ../lib/vpn/server.sh
 -rw-r--r-- usr/share/man/man1/vpn.1
 -rw-r--r-- usr/share/man/man8/vpn-client.8
--rw-r--r-- usr/share/man/man8/vpn-server.8'
+-rw-r--r-- usr/share/man/man8/vpn-server.8
+-rw-r--r-- usr/share/man/man8/vpn-status.8'
 
 # files DIR: the files and links under DIR, with their modes and targets.
 files() {
@@ -51,12 +54,12 @@ installs() {
 	[[ $got == "$want" ]] || fail "installed: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | tr '\n' ' ')"
 	[[ $(stat -c %a "$dest/etc/vpn") == 700 ]] || fail "etc/vpn is mode $(stat -c %a "$dest/etc/vpn"), want 700"
 	cmp -s "$TMP/src/vpn" "$dest/usr/bin/vpn" || fail "usr/bin/vpn is not the vpn built"
-	for f in server.sh client.sh session.sh common.sh pool.sh; do
+	for f in server.sh client.sh session.sh status.sh common.sh pool.sh; do
 		cmp -s "$ROOT/scripts/$f" "$dest/usr/lib/vpn/$f" || fail "usr/lib/vpn/$f is not scripts/$f"
 	done
 	grep -qx 'ExecStart=/usr/sbin/vpn-server -f /etc/vpn/%i.conf' \
 	    "$dest/usr/lib/systemd/system/vpn-server@.service" || fail "vpn-server@.service: no ExecStart with /usr/sbin and /etc"
-	for p in man1/vpn.1 man8/vpn-server.8 man8/vpn-client.8; do
+	for p in man1/vpn.1 man8/vpn-server.8 man8/vpn-client.8 man8/vpn-status.8; do
 		mandoc -Tlint -Wwarning "$dest/usr/share/man/$p" >/dev/null 2>&1 ||
 			fail "$p: mandoc -Tlint: $(mandoc -Tlint -Wwarning "$dest/usr/share/man/$p" 2>&1)"
 	done

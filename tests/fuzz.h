@@ -40,6 +40,7 @@ vpn_new(struct vpn *v, const struct mode *m, size_t cap)
 		err(1, "/dev/null");
 	memset(v, 0, sizeof(*v));
 	v->tun = devnull;
+	v->status_fd = -1;
 	v->tap = m->tap;
 	v->vnet = !m->tap;	/* as main() has it */
 	v->offload = m->offload;

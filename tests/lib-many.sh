@@ -129,6 +129,13 @@ four_up() {
 		reach "${CLIENTS[i - 1]}" 172.20.1.2 || fail "client $i ($a) cannot reach host B"
 	done
 	[[ $(session_devs | wc -l) == 4 ]] || fail "gateway B has session devices $(session_devs | tr '\n' ' '), want 4"
+	# The status command: a line a session, each with its client's address.
+	ip netns exec "$GWB" env VPN_RUNDIR="$TMP/rundir" "$ROOT/scripts/status.sh" -k >"$TMP/status"
+	(($(grep -c '^dev=tun0-[0-9]* role=server ' "$TMP/status") == 4)) ||
+		fail "status on gateway B: $(cat "$TMP/status")"
+	for a in "${addrs[@]}"; do
+		grep -q " addr=$a/24[ ,]" "$TMP/status" || fail "status lacks $a: $(cat "$TMP/status")"
+	done
 	say "four clients: ${addrs[*]}"
 }
 

@@ -44,7 +44,7 @@ vpn_rc() {
 
 # vpn_said N: what side N's vpn said, but the -v lines.
 vpn_said() {
-	grep -v '^vpn: tun0: \(TUN device\|rx_packets=\)' "$TMP/vpn$1.err" || true
+	grep -v '^vpn: tun0: \(TUN device\|rx_packets=\|the peer is up\)' "$TMP/vpn$1.err" || true
 }
 
 # ms_since NS: milliseconds since the date +%s%N reading NS.

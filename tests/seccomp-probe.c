@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/seccomp-probe.c - vpn's system call filter, tried (tests/54).
+ *
+ * vpn.c is included whole, as the fuzzers do; after seccomp_install(),
+ * argv[1] says what to call: "write" is allowed (prints "ok"); "socket",
+ * "open", "ioctl" (TUNSETIFF) and "mmap-exec" are not, and the kernel
+ * kills the process (SIGSYS) before any of them returns.
+ */
+
+#define main vpn_main
+int	vpn_main(int, char *[]);
+#include "../vpn.c"
+#undef main
+
+int
+main(int argc, char *argv[])
+{
+	struct ifreq ifr;
+
+	if (argc != 2)
+		errx(2, "usage: seccomp-probe write|socket|open|ioctl|mmap-exec");
+	memset(&ifr, 0, sizeof(ifr));
+	seccomp_install();
+	if (strcmp(argv[1], "write") == 0)
+		(void)write(STDOUT_FILENO, "ok\n", 3);
+	else if (strcmp(argv[1], "socket") == 0)
+		(void)socket(AF_INET, SOCK_DGRAM, 0);
+	else if (strcmp(argv[1], "open") == 0)
+		(void)open("/etc/passwd", O_RDONLY);
+	else if (strcmp(argv[1], "ioctl") == 0)
+		(void)ioctl(STDIN_FILENO, TUNSETIFF, &ifr);
+	else if (strcmp(argv[1], "mmap-exec") == 0)
+		(void)mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return 0;
+}
