@@ -499,7 +499,7 @@ static int
 tcp_can_join(const uint8_t *p, const uint8_t *q, size_t qlen, size_t th,
     size_t hl, uint32_t seq)
 {
-	uint8_t a[IP4_HLEN_MAX + TCP_HLEN_MAX], b[sizeof(a)];
+	uint8_t a[OFFLOAD_HDR_MAX], b[sizeof(a)];
 
 	if (qlen <= hl || !ip_whole(q, qlen) || q[0] != p[0] ||
 	    tcp_hlen(q + th) != hl - th ||
@@ -514,29 +514,30 @@ tcp_can_join(const uint8_t *p, const uint8_t *q, size_t qlen, size_t th,
 }
 
 /*
- * offload_join(seg, n, dst, cap, &took): the packets ${seg}[0..${n}),
+ * offload_join(seg, n, hdr, &hlen, &took): the packets ${seg}[0..${n}),
  * anywhere in memory, may begin with segments of one TCP stream in order,
- * each as long as the first but maybe the last.  Join those into one
- * packet in the ${cap} bytes at ${dst}, as the kernel's GRO would, and
- * leave ${seg} as it was.  Returns its length, and how many it took in
- * ${took}; 0 if fewer than two joined.  Its TCP checksum is the first
- * segment's: offload_hdr() has the device fill it in, as for any packet
- * longer than the size given there, here the first segment's length.
+ * each as long as the first but maybe the last.  The packet those join
+ * into, as the kernel's GRO would join them, is ${hlen} bytes of headers,
+ * written to ${hdr} (OFFLOAD_HDR_MAX bytes), then each one's payload in
+ * turn, where it is: the device takes it in one writev(), and no payload
+ * is copied here.  ${seg} is left as it was.  Returns its length, and how
+ * many it took in ${took}; 0 if fewer than two joined.  Its TCP checksum
+ * is the first segment's: offload_hdr() has the device fill it in, as for
+ * any packet longer than the size given there, here the first segment's
+ * length.
  */
 size_t
-offload_join(const struct iovec *seg, size_t n, uint8_t *dst, size_t cap,
+offload_join(const struct iovec *seg, size_t n, uint8_t *hdr, size_t *hlen,
     size_t *took)
 {
 	const uint8_t *p = seg[0].iov_base, *q;
 	size_t len = seg[0].iov_len, th, hl, at, qlen, i;
 	uint32_t seq;
-	uint8_t psh;
+	uint8_t psh = 0;
 	int last = 0;
 
 	*took = 0;
-	if (cap > IP_LEN_MAX)
-		cap = IP_LEN_MAX;
-	if (n < 2 || len > cap || !tcp_can_start(p, len, &th, &hl) ||
+	if (n < 2 || len > IP_LEN_MAX || !tcp_can_start(p, len, &th, &hl) ||
 	    !tcp_csum_ok(p, len, th))
 		return 0;
 	memcpy(&seq, p + th + TCP_SEQ_OFF, sizeof(seq));
@@ -544,20 +545,19 @@ offload_join(const struct iovec *seg, size_t n, uint8_t *dst, size_t cap,
 		q = seg[i].iov_base;
 		qlen = seg[i].iov_len;
 		seq = htonl(ntohl(seq) + (uint32_t)(len - hl));
-		if (qlen > len || at + qlen - hl > cap ||
+		if (qlen > len || at + qlen - hl > IP_LEN_MAX ||
 		    !tcp_can_join(p, q, qlen, th, hl, seq))
 			break;
-		if (i == 1)
-			memcpy(dst, p, len);	/* two join: the first */
-		psh = q[th + TCP_FLAGS_OFF] & TCP_PSH;
-		memcpy(dst + at, q + hl, qlen - hl);
+		psh |= q[th + TCP_FLAGS_OFF] & TCP_PSH;
 		at += qlen - hl;
-		dst[th + TCP_FLAGS_OFF] |= psh;
 		last = psh || qlen < len;	/* as the kernel's GRO ends one */
 	}
 	if (i < 2)
 		return 0;
-	ip_set_len(dst, th, at);
+	memcpy(hdr, p, hl);
+	hdr[th + TCP_FLAGS_OFF] |= psh;
+	ip_set_len(hdr, th, at);
+	*hlen = hl;
 	*took = i;
 	return at;
 }

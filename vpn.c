@@ -124,7 +124,6 @@ struct vpn {
 	int		 cut;		/* cut super-packets to the MTU */
 	uint8_t		*aside;		/* cut: a packet from the device */
 	size_t		*seg_len;	/* cut: its segments' lengths */
-	uint8_t		*joined;	/* segments joined, for tun */
 	int		 verbose;
 	const char	*status;	/* -s: a file for the counters */
 	int		 status_fd;
@@ -393,23 +392,23 @@ tun_mtu(struct vpn *v)
 }
 
 /*
- * tun_write(v, pkt, len, seg): give one packet to the device in one write.
+ * tun_writev(v, iov, cnt, len, seg): give the device one packet of ${len}
+ * bytes, ${iov}[1..${cnt}), in one write; iov[0] is for its virtio header.
  * The device may cut a TCP packet into packets of ${seg} bytes, if
- * offload_join() joined it from segments of that length, or else (${seg}
- * 0) into packets of its MTU, if longer and its checksums are right; a
- * wrong one is dropped and counted as invalid.
+ * offload_join() joined it from segments of that length (iov[1] its
+ * headers, then their payloads), or else (${seg} 0, the packet whole in
+ * iov[1]) into packets of its MTU, if longer and its checksums are right;
+ * a wrong one is dropped and counted as invalid.
  * Returns 0 if the device cannot take it now (EAGAIN), else 1: written or
  * dropped.  A device that is down, or refuses this packet, loses only the
  * packet, as a router's queue would; a device that is gone ends us.
  */
 static int
-tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t seg)
+tun_writev(struct vpn *v, struct iovec *iov, int cnt, size_t len,
+    size_t seg)
 {
 	struct virtio_net_hdr h;
-	struct iovec iov[2] = {
-		{ .iov_base = &h, .iov_len = sizeof(h) },
-		{ .iov_base = pkt, .iov_len = len },
-	};
+	uint8_t *pkt = iov[1].iov_base;
 	ssize_t n;
 
 	if (v->vnet) {
@@ -418,15 +417,17 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t seg)
 			v->st.rx_invalid++;
 			return 1;
 		}
-		n = writev(v->tun, iov, 2);
+		iov[0].iov_base = &h;
+		iov[0].iov_len = sizeof(h);
+		n = writev(v->tun, iov, cnt);
 	} else
-		n = write(v->tun, pkt, len);
+		n = writev(v->tun, iov + 1, cnt - 1);
 	if (n == -1) {
 		switch (errno) {
 		case EAGAIN:
 		case EINTR:
 			/* It waits as it came: offload_hdr() made it partial. */
-			if (v->vnet)
+			if (v->vnet && seg == 0)
 				(void)offload_csum(pkt, len, &h);
 			v->tun_blocked = 1;
 			return 0;
@@ -450,12 +451,21 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t seg)
 	return 1;
 }
 
+/* tun_writev() for the packet ${pkt} of ${len} bytes, as it came. */
+static int
+tun_write(struct vpn *v, uint8_t *pkt, size_t len)
+{
+	struct iovec iov[2] = { { NULL, 0 }, { pkt, len } };
+
+	return tun_writev(v, iov, 2, len, 0);
+}
+
 /*
  * tun_join(v, seg, n, &took): with offloads, give the device the first
  * packets of ${seg}[0..${n}) joined into one, if two or more can be;
  * ${took} says how many, 0 for none.  Not packets longer than the MTU: the
  * device would cut the join into packets as long, which a next hop may
- * not take, where it cuts one alone to fit.  Returns what tun_write()
+ * not take, where it cuts one alone to fit.  Returns what tun_writev()
  * returns: 0 if the device cannot take the join now, and then none is
  * counted.
  */
@@ -463,13 +473,21 @@ static int
 tun_join(struct vpn *v, const struct iovec *seg, size_t n, size_t *took)
 {
 	unsigned long long dropped = v->st.rx_dropped;
-	size_t plen, bytes, i;
+	struct iovec iov[2 + JOIN_MAX];
+	uint8_t hdr[OFFLOAD_HDR_MAX];
+	size_t plen, hl, bytes, i;
 
 	*took = 0;
 	if (!v->offload || n < 2 || seg[0].iov_len > tun_mtu(v) ||
-	    (plen = offload_join(seg, n, v->joined, FRAME_MAX, took)) == 0)
+	    (plen = offload_join(seg, n, hdr, &hl, took)) == 0)
 		return 1;
-	if (!tun_write(v, v->joined, plen, seg[0].iov_len))
+	iov[1].iov_base = hdr;
+	iov[1].iov_len = hl;
+	for (i = 0; i < *took; i++) {
+		iov[2 + i].iov_base = (uint8_t *)seg[i].iov_base + hl;
+		iov[2 + i].iov_len = seg[i].iov_len - hl;
+	}
+	if (!tun_writev(v, iov, 2 + (int)*took, plen, seg[0].iov_len))
 		return 0;
 	/* Count the packets that came, as the sender counted them. */
 	for (bytes = i = 0; i < *took; i++)
@@ -526,8 +544,7 @@ frame_to_tun(struct vpn *v, size_t plen)
 	if (!tun_join(v, seg, n, &took))
 		return 0;
 	if (took == 0)
-		return tun_write(v, f + FRAME_HDR, plen, 0) ? FRAME_HDR + plen :
-		    0;
+		return tun_write(v, f + FRAME_HDR, plen) ? FRAME_HDR + plen : 0;
 	for (bytes = i = 0; i < took; i++)
 		bytes += FRAME_HDR + seg[i].iov_len;
 	return bytes;
@@ -669,7 +686,7 @@ dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
 			    why, len);
 		return;
 	}
-	if (!tun_write(v, pkt, len, 0))
+	if (!tun_write(v, pkt, len))
 		v->st.rx_dropped++;	/* no queue for datagrams */
 }
 
@@ -1610,8 +1627,6 @@ bufs_alloc(struct vpn *v)
 		v->aside = mem_alloc(FRAME_MAX + 1);
 		v->seg_len = mem_alloc(CUT_MAX * sizeof(*v->seg_len));
 	}
-	if (v->offload)
-		v->joined = mem_alloc(FRAME_MAX);
 }
 
 static void
@@ -1621,7 +1636,6 @@ bufs_free(struct vpn *v)
 	free(v->out.p);
 	free(v->aside);
 	free(v->seg_len);
-	free(v->joined);
 }
 
 int

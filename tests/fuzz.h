@@ -47,15 +47,12 @@ vpn_new(struct vpn *v, const struct mode *m, size_t cap)
 	v->mtu = m->mtu;	/* read at now_ms 0: never read again */
 	memcpy(v->ifname, "fuzz0", sizeof("fuzz0"));
 	buf_init(&v->in, cap);
-	if (m->offload)
-		v->joined = mem_alloc(FRAME_MAX);
 }
 
 static void
 vpn_free(struct vpn *v)
 {
 	free(v->in.p);
-	free(v->joined);
 }
 
 /* The MTU the input byte ${b} picks: MTU_MIN + MTU_STEP * (0 to 63). */
@@ -67,9 +64,9 @@ mtu_pick(uint8_t b)
 
 /*
  * What the device is given while dev_log is on: for each write, the
- * packet's length (a size_t), its virtio header, the packet; every
- * ${eagain}th write (0: none) refused first with EAGAIN, as a full device
- * would, and not logged.
+ * packet's length (a size_t), its virtio header (zeros in TAP mode, which
+ * writes the packet alone), the packet; every ${eagain}th write (0: none)
+ * refused first with EAGAIN, as a full device would, and not logged.
  */
 struct dev_log {
 	uint8_t		*p;
@@ -94,17 +91,24 @@ log_add(struct dev_log *l, const void *p, size_t len)
 static ssize_t
 fuzz_writev(int fd, const struct iovec *iov, int n)
 {
+	static const struct virtio_net_hdr none;
 	struct dev_log *l = dev_log;
+	size_t len = 0;
+	int i, vnet = n > 1;
 
 	if (l == NULL)
 		return writev(fd, iov, n);
-	assert(n == 2 && iov[0].iov_len == sizeof(struct virtio_net_hdr));
+	assert(!vnet || iov[0].iov_len == sizeof(none));
 	if (l->eagain && ++l->calls % l->eagain == 0) {
 		errno = EAGAIN;
 		return -1;
 	}
-	log_add(l, &iov[1].iov_len, sizeof(iov[1].iov_len));
-	log_add(l, iov[0].iov_base, iov[0].iov_len);
-	log_add(l, iov[1].iov_base, iov[1].iov_len);
-	return (ssize_t)(iov[0].iov_len + iov[1].iov_len);
+	for (i = vnet; i < n; i++)
+		len += iov[i].iov_len;
+	log_add(l, &len, sizeof(len));
+	if (!vnet)
+		log_add(l, &none, sizeof(none));
+	for (i = 0; i < n; i++)
+		log_add(l, iov[i].iov_base, iov[i].iov_len);
+	return (ssize_t)(vnet ? sizeof(none) + len : len);
 }
