@@ -5,14 +5,13 @@
  *
  * In TUN mode the device hands us TCP super-packets of up to 64 KiB, and
  * takes them back whole, each behind a struct virtio_net_hdr: one read()
- * and one write() move what would otherwise take forty.  On a stream they
- * travel whole, as ordinary IP packets longer than the MTU with every
- * checksum complete; a datagram must fit the path, so there offload_cut()
- * cuts them into the packets the kernel would have sent, and
+ * and one write() move what would otherwise take forty.  On the wire every
+ * packet fits the MTU, so that any peer can take it: offload_cut() cuts
+ * them into the packets the kernel would have sent, and at the far end
  * offload_join() joins a run of those again.  Whatever its own -O, the
- * receiving vpn rebuilds the header that lets its kernel split them again
- * where a next hop needs it (offload_hdr()), so a forwarded super-packet
- * is never dropped for its size.
+ * receiving vpn rebuilds the header that lets its kernel split a long
+ * packet again where a next hop needs it (offload_hdr()), so a forwarded
+ * super-packet is never dropped for its size.
  */
 
 #include <sys/uio.h>
@@ -273,15 +272,19 @@ tcp_csum_ok(const uint8_t *p, size_t len, size_t th)
 }
 
 /*
- * offload_hdr(pkt, len, mtu, h): the header under which the device takes
- * ${pkt}.  A TCP packet longer than ${mtu} becomes a super-packet the
+ * offload_hdr(pkt, len, mtu, joined, h): the header under which the device
+ * takes ${pkt}.  A TCP packet longer than ${mtu} becomes a super-packet the
  * kernel may split into segments that fit: its checksum is made partial
- * again, as the kernel wants it.  Anything else goes as it is.  Returns 0
- * for a packet the device must not be given: one that is not a whole IP
- * packet (vpn.c's frame check refuses those first).
+ * again, as the kernel wants it, and the kernel checks it no more, so it is
+ * checked here first, unless the packet is ${joined}: offload_join()'s,
+ * whose every segment was checked.  Anything else goes as it is, for the
+ * kernel to check.  Returns 0 for a packet the device must not be given:
+ * one that is not a whole IP packet (vpn.c's frame check refuses those
+ * first), or a super-packet whose checksums are wrong.
  */
 int
-offload_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
+offload_hdr(uint8_t *pkt, size_t len, size_t mtu, int joined,
+    struct virtio_net_hdr *h)
 {
 	size_t iphl, thl;
 	uint16_t word;
@@ -298,6 +301,8 @@ offload_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
 	thl = tcp_hlen(pkt + iphl);
 	if (thl < TCP_HLEN || len < iphl + thl || mtu <= iphl + thl)
 		return 1;
+	if (!joined && !tcp_csum_ok(pkt, len, iphl))
+		return 0;
 
 	word = csum_fold(tcp_pseudo(pkt, len - iphl));
 	memcpy(pkt + iphl + TCP_CSUM_OFF, &word, sizeof(word));
@@ -315,6 +320,19 @@ offload_hdr(uint8_t *pkt, size_t len, size_t mtu, struct virtio_net_hdr *h)
 }
 
 /* -- cutting */
+
+/*
+ * offload_whole(pkt, len, h): may the packet ${pkt} from the device, with
+ * the header ${h}, cross a stream whole: will offload_hdr() at the far end
+ * have its kernel cut it again?  Not an IPv6 super-packet whose TCP header
+ * follows extension headers: that one offload_cut() must cut.
+ */
+int
+offload_whole(const uint8_t *pkt, size_t len, const struct virtio_net_hdr *h)
+{
+	return h->gso_type == VIRTIO_NET_HDR_GSO_NONE || len < IP6_HLEN ||
+	    ip_version(pkt) != 6 || pkt[IP6_NEXT_OFF] == IPPROTO_TCP;
+}
 
 /*
  * tcp_seg_hdr(q, th, hl, plen, i, off, last): turn the super-packet's
@@ -426,9 +444,10 @@ offload_cut(const uint8_t *pkt, size_t len, const struct virtio_net_hdr *h,
 /* -- joining */
 
 /*
- * Joining TCP segments: a run of datagrams read at once (UDP_GRO) holds,
- * in bulk transfers, the segments one super-packet was cut into.  Given to
- * the device as one packet again, they cross the stack above it once.
+ * Joining TCP segments: a run of frames read at once from a stream, or of
+ * datagrams (UDP_GRO), holds, in bulk transfers, the segments one
+ * super-packet was cut into.  Given to the device as one packet again,
+ * they cross the stack above it once.
  */
 
 /* Zero the header fields that change from one TCP segment to the next. */
@@ -480,7 +499,7 @@ static int
 tcp_can_join(const uint8_t *p, const uint8_t *q, size_t qlen, size_t th,
     size_t hl, uint32_t seq)
 {
-	uint8_t a[IP4_HLEN_MAX + TCP_HLEN_MAX], b[sizeof(a)];
+	uint8_t a[OFFLOAD_HDR_MAX], b[sizeof(a)];
 
 	if (qlen <= hl || !ip_whole(q, qlen) || q[0] != p[0] ||
 	    tcp_hlen(q + th) != hl - th ||
@@ -495,29 +514,30 @@ tcp_can_join(const uint8_t *p, const uint8_t *q, size_t qlen, size_t th,
 }
 
 /*
- * offload_join(seg, n, dst, cap, &took): the packets ${seg}[0..${n}),
+ * offload_join(seg, n, hdr, &hlen, &took): the packets ${seg}[0..${n}),
  * anywhere in memory, may begin with segments of one TCP stream in order,
- * each as long as the first but maybe the last.  Join those into one
- * packet in the ${cap} bytes at ${dst}, as the kernel's GRO would, and
- * leave ${seg} as it was.  Returns its length, and how many it took in
- * ${took}; 0 if fewer than two joined.  Its TCP checksum is the first
- * segment's: offload_hdr() has the device fill it in, as for any packet
- * longer than the size given there, here the first segment's length.
+ * each as long as the first but maybe the last.  The packet those join
+ * into, as the kernel's GRO would join them, is ${hlen} bytes of headers,
+ * written to ${hdr} (OFFLOAD_HDR_MAX bytes), then each one's payload in
+ * turn, where it is: the device takes it in one writev(), and no payload
+ * is copied here.  ${seg} is left as it was.  Returns its length, and how
+ * many it took in ${took}; 0 if fewer than two joined.  Its TCP checksum
+ * is the first segment's: offload_hdr() has the device fill it in, as for
+ * any packet longer than the size given there, here the first segment's
+ * length.
  */
 size_t
-offload_join(const struct iovec *seg, size_t n, uint8_t *dst, size_t cap,
+offload_join(const struct iovec *seg, size_t n, uint8_t *hdr, size_t *hlen,
     size_t *took)
 {
 	const uint8_t *p = seg[0].iov_base, *q;
 	size_t len = seg[0].iov_len, th, hl, at, qlen, i;
 	uint32_t seq;
-	uint8_t psh;
+	uint8_t psh = 0;
 	int last = 0;
 
 	*took = 0;
-	if (cap > IP_LEN_MAX)
-		cap = IP_LEN_MAX;
-	if (n < 2 || len > cap || !tcp_can_start(p, len, &th, &hl) ||
+	if (n < 2 || len > IP_LEN_MAX || !tcp_can_start(p, len, &th, &hl) ||
 	    !tcp_csum_ok(p, len, th))
 		return 0;
 	memcpy(&seq, p + th + TCP_SEQ_OFF, sizeof(seq));
@@ -525,20 +545,19 @@ offload_join(const struct iovec *seg, size_t n, uint8_t *dst, size_t cap,
 		q = seg[i].iov_base;
 		qlen = seg[i].iov_len;
 		seq = htonl(ntohl(seq) + (uint32_t)(len - hl));
-		if (qlen > len || at + qlen - hl > cap ||
+		if (qlen > len || at + qlen - hl > IP_LEN_MAX ||
 		    !tcp_can_join(p, q, qlen, th, hl, seq))
 			break;
-		if (i == 1)
-			memcpy(dst, p, len);	/* two join: the first */
-		psh = q[th + TCP_FLAGS_OFF] & TCP_PSH;
-		memcpy(dst + at, q + hl, qlen - hl);
+		psh |= q[th + TCP_FLAGS_OFF] & TCP_PSH;
 		at += qlen - hl;
-		dst[th + TCP_FLAGS_OFF] |= psh;
 		last = psh || qlen < len;	/* as the kernel's GRO ends one */
 	}
 	if (i < 2)
 		return 0;
-	ip_set_len(dst, th, at);
+	memcpy(hdr, p, hl);
+	hdr[th + TCP_FLAGS_OFF] |= psh;
+	ip_set_len(hdr, th, at);
+	*hlen = hl;
 	*took = i;
 	return at;
 }

@@ -20,6 +20,7 @@ struct virtio_net_hdr;
 #define IP4_LEN_OFF	2		/* IPv4 total length */
 #define IP6_LEN_OFF	4		/* IPv6 payload length */
 #define OFFLOAD_SEG_MIN	41		/* shortest cut: IPv4, TCP, a byte */
+#define OFFLOAD_HDR_MAX	120		/* IPv4 and TCP headers at most */
 
 /* Why offload_cut() wrote nothing. */
 #define OFFLOAD_INVALID	(-1)		/* the header makes no sense */
@@ -31,17 +32,20 @@ struct virtio_net_hdr;
  * carries, a gap before each, their lengths in lens.
  */
 int	offload_csum(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h);
+int	offload_whole(const uint8_t *pkt, size_t len,
+	    const struct virtio_net_hdr *h);
 int	offload_cut(const uint8_t *pkt, size_t len,
 	    const struct virtio_net_hdr *h, uint8_t *dst, size_t room,
 	    size_t gap, size_t *lens, size_t nlens);
 
 /*
  * From the wire to the device: join the leading segments of one TCP
- * stream among seg[0..n) into dst; the header a packet goes under.
+ * stream among seg[0..n), behind headers written to hdr; the header a
+ * packet goes under.
  */
-size_t	offload_join(const struct iovec *seg, size_t n, uint8_t *dst,
-	    size_t cap, size_t *took);
-int	offload_hdr(uint8_t *pkt, size_t len, size_t mtu,
+size_t	offload_join(const struct iovec *seg, size_t n, uint8_t *hdr,
+	    size_t *hlen, size_t *took);
+int	offload_hdr(uint8_t *pkt, size_t len, size_t mtu, int joined,
 	    struct virtio_net_hdr *h);
 
 /* The 16-bit number at ${p}, in network byte order. */

@@ -63,7 +63,7 @@
 #define CMSG_ROOM	256		/* ancillary data socat asked for */
 #define UDP_SEGS_MAX	64		/* datagrams a UDP_SEGMENT send cuts */
 #define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
-#define GRO_MAX		64		/* datagrams a UDP_GRO read holds */
+#define JOIN_MAX	64		/* segments offered to one join */
 #define UDP4_OVERHEAD	28		/* IPv4 and UDP headers */
 #define UDP6_OVERHEAD	48		/* IPv6 and UDP headers */
 /* The most segments out can hold, however short. */
@@ -111,6 +111,7 @@ struct vpn {
 	int		 tap;		/* -a: Ethernet frames, not IP */
 	int		 vnet;		/* TUN: packets behind virtio_net_hdr */
 	int		 offload;	/* and TCP super-packets from tun */
+	int		 whole;		/* -W: sent whole on a stream */
 	int		 ctl;		/* a socket, to ask the device's MTU */
 	size_t		 mtu;		/* the device's, for segment sizes */
 	long long	 mtu_ms;	/* when mtu was read */
@@ -120,10 +121,9 @@ struct vpn {
 	long long	 gso_retry_ms;	/* refused: none until then */
 	int		 gro;		/* -D: stdin reads runs of datagrams */
 	int		 pmtu_said;	/* -D: told that the path is too narrow */
-	int		 cut;		/* -D: cut super-packets to the MTU */
+	int		 cut;		/* cut super-packets to the MTU */
 	uint8_t		*aside;		/* cut: a packet from the device */
 	size_t		*seg_len;	/* cut: its segments' lengths */
-	uint8_t		*joined;	/* -D: segments joined, for tun */
 	int		 verbose;
 	const char	*status;	/* -s: a file for the counters */
 	int		 status_fd;
@@ -392,35 +392,43 @@ tun_mtu(struct vpn *v)
 }
 
 /*
- * tun_write(v, pkt, len, mtu): give one packet to the device in one write;
- * a TCP packet longer than ${mtu} (0: the device's MTU) it may cut into
- * packets of that size.
+ * tun_writev(v, iov, cnt, len, seg): give the device one packet of ${len}
+ * bytes, ${iov}[1..${cnt}), in one write; iov[0] is for its virtio header.
+ * The device may cut a TCP packet into packets of ${seg} bytes, if
+ * offload_join() joined it from segments of that length (iov[1] its
+ * headers, then their payloads), or else (${seg} 0, the packet whole in
+ * iov[1]) into packets of its MTU, if longer and its checksums are right;
+ * a wrong one is dropped and counted as invalid.
  * Returns 0 if the device cannot take it now (EAGAIN), else 1: written or
  * dropped.  A device that is down, or refuses this packet, loses only the
  * packet, as a router's queue would; a device that is gone ends us.
  */
 static int
-tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t mtu)
+tun_writev(struct vpn *v, struct iovec *iov, int cnt, size_t len,
+    size_t seg)
 {
 	struct virtio_net_hdr h;
-	struct iovec iov[2] = {
-		{ .iov_base = &h, .iov_len = sizeof(h) },
-		{ .iov_base = pkt, .iov_len = len },
-	};
+	uint8_t *pkt = iov[1].iov_base;
 	ssize_t n;
 
 	if (v->vnet) {
-		if (!offload_hdr(pkt, len, mtu ? mtu : tun_mtu(v), &h)) {
+		if (!offload_hdr(pkt, len, seg ? seg : tun_mtu(v), seg != 0,
+		    &h)) {
 			v->st.rx_invalid++;
 			return 1;
 		}
-		n = writev(v->tun, iov, 2);
+		iov[0].iov_base = &h;
+		iov[0].iov_len = sizeof(h);
+		n = writev(v->tun, iov, cnt);
 	} else
-		n = write(v->tun, pkt, len);
+		n = writev(v->tun, iov + 1, cnt - 1);
 	if (n == -1) {
 		switch (errno) {
 		case EAGAIN:
 		case EINTR:
+			/* It waits as it came: offload_hdr() made it partial. */
+			if (v->vnet && seg == 0)
+				(void)offload_csum(pkt, len, &h);
 			v->tun_blocked = 1;
 			return 0;
 		case EBADFD:
@@ -443,7 +451,104 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len, size_t mtu)
 	return 1;
 }
 
+/* tun_writev() for the packet ${pkt} of ${len} bytes, as it came. */
+static int
+tun_write(struct vpn *v, uint8_t *pkt, size_t len)
+{
+	struct iovec iov[2] = { { NULL, 0 }, { pkt, len } };
+
+	return tun_writev(v, iov, 2, len, 0);
+}
+
+/*
+ * tun_join(v, seg, n, &took): with offloads, give the device the first
+ * packets of ${seg}[0..${n}) joined into one, if two or more can be;
+ * ${took} says how many, 0 for none.  Not packets longer than the MTU: the
+ * device would cut the join into packets as long, which a next hop may
+ * not take, where it cuts one alone to fit.  Returns what tun_writev()
+ * returns: 0 if the device cannot take the join now, and then none is
+ * counted.
+ */
+static int
+tun_join(struct vpn *v, const struct iovec *seg, size_t n, size_t *took)
+{
+	unsigned long long dropped = v->st.rx_dropped;
+	struct iovec iov[2 + JOIN_MAX];
+	uint8_t hdr[OFFLOAD_HDR_MAX];
+	size_t plen, hl, bytes, i;
+
+	*took = 0;
+	if (!v->offload || n < 2 || seg[0].iov_len > tun_mtu(v) ||
+	    (plen = offload_join(seg, n, hdr, &hl, took)) == 0)
+		return 1;
+	iov[1].iov_base = hdr;
+	iov[1].iov_len = hl;
+	for (i = 0; i < *took; i++) {
+		iov[2 + i].iov_base = (uint8_t *)seg[i].iov_base + hl;
+		iov[2 + i].iov_len = seg[i].iov_len - hl;
+	}
+	if (!tun_writev(v, iov, 2 + (int)*took, plen, seg[0].iov_len))
+		return 0;
+	/* Count the packets that came, as the sender counted them. */
+	for (bytes = i = 0; i < *took; i++)
+		bytes += seg[i].iov_len;
+	if (v->st.rx_dropped != dropped)
+		v->st.rx_dropped += *took - 1;
+	else {
+		v->st.rx_packets += *took - 1;
+		v->st.rx_bytes += bytes - plen;
+	}
+	return 1;
+}
+
 /* -- I/O steps */
+
+/*
+ * frames_run(v, seg): the packets of the whole frames at the head of v->in,
+ * as many as one join is offered and up to a keepalive, into ${seg}.
+ * Returns how many.
+ */
+static size_t
+frames_run(const struct vpn *v, struct iovec *seg)
+{
+	uint8_t *f = v->in.p + v->in.off;
+	size_t n, at, flen, plen;
+
+	for (n = at = 0; n < JOIN_MAX; n++, at += flen) {
+		flen = frame_next(f + at, v->in.len - at, &plen);
+		if (flen == 0 || plen == 0)
+			break;
+		seg[n].iov_base = f + at + FRAME_HDR;
+		seg[n].iov_len = plen;
+	}
+	return n;
+}
+
+/*
+ * frame_to_tun(v, plen): give the device the packet of the first frame in
+ * v->in, ${plen} bytes, or the packets of the frames from there joined
+ * into one (TCP segments of one stream, in order), as a receive offload
+ * would: vpn to vpn, 64 KiB cross each stack in one trip.  Joins only what
+ * is there, as GRO does: to wait for more would hold a slow link's
+ * packets back.  Returns the bytes of v->in taken, 0 if the device cannot
+ * take them now: then they stay, whole, for the next try.
+ */
+static size_t
+frame_to_tun(struct vpn *v, size_t plen)
+{
+	struct iovec seg[JOIN_MAX];
+	uint8_t *f = v->in.p + v->in.off;
+	size_t n, took, bytes, i;
+
+	n = v->offload ? frames_run(v, seg) : 0;
+	if (!tun_join(v, seg, n, &took))
+		return 0;
+	if (took == 0)
+		return tun_write(v, f + FRAME_HDR, plen) ? FRAME_HDR + plen : 0;
+	for (bytes = i = 0; i < took; i++)
+		bytes += FRAME_HDR + seg[i].iov_len;
+	return bytes;
+}
 
 /*
  * frames_to_tun(v): give every whole frame in v->in to the device.  Returns
@@ -467,8 +572,8 @@ frames_to_tun(struct vpn *v)
 			v->st.keepalives_rx++;
 		else if ((why = frame_error(f + FRAME_HDR, plen, plen, v->tap)))
 			return why;
-		else if (!tun_write(v, f + FRAME_HDR, plen, 0))
-			return NULL;	/* the frame stays for POLLOUT */
+		else if ((flen = frame_to_tun(v, plen)) == 0)
+			return NULL;	/* the frames stay for POLLOUT */
 		buf_consume(&v->in, flen);
 		v->inpos += flen;
 	}
@@ -581,7 +686,7 @@ dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
 			    why, len);
 		return;
 	}
-	if (!tun_write(v, pkt, len, 0))
+	if (!tun_write(v, pkt, len))
 		v->st.rx_dropped++;	/* no queue for datagrams */
 }
 
@@ -621,52 +726,28 @@ dgram_recv(struct vpn *v, size_t *seg)
 }
 
 /*
- * joined_to_tun(v, dg, n): give the device the first of the datagrams
- * ${dg}[0..${n}), or the first few joined if they can be.  Returns how
- * many it took.
- */
-static size_t
-joined_to_tun(struct vpn *v, const struct iovec *dg, size_t n)
-{
-	unsigned long long dropped = v->st.rx_dropped;
-	size_t plen, took, bytes, i;
-
-	if (!v->offload ||
-	    (plen = offload_join(dg, n, v->joined, FRAME_MAX, &took)) == 0) {
-		dgram_to_tun(v, dg[0].iov_base, dg[0].iov_len);
-		return 1;
-	}
-	if (!tun_write(v, v->joined, plen, dg[0].iov_len))
-		v->st.rx_dropped++;	/* no queue for datagrams */
-	/* Count the packets that came, as the sender counted them. */
-	for (bytes = i = 0; i < took; i++)
-		bytes += dg[i].iov_len;
-	if (v->st.rx_dropped != dropped)
-		v->st.rx_dropped += took - 1;
-	else {
-		v->st.rx_packets += took - 1;
-		v->st.rx_bytes += bytes - plen;
-	}
-	return took;
-}
-
-/*
  * gro_to_tun(v, p, len, seg): give the device a run of datagrams read at
  * once, ${seg} bytes each but maybe the last, as ${p}[0..${len}).
  */
 static void
 gro_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg)
 {
-	struct iovec dg[GRO_MAX];
-	size_t off, at, n, i;
+	struct iovec dg[JOIN_MAX];
+	size_t off, at, n, i, took;
 
 	for (off = 0; off < len; off += n * seg) {
-		for (n = 0; n < GRO_MAX && (at = off + n * seg) < len; n++) {
+		for (n = 0; n < JOIN_MAX && (at = off + n * seg) < len; n++) {
 			dg[n].iov_base = p + at;
 			dg[n].iov_len = len - at < seg ? len - at : seg;
 		}
-		for (i = 0; i < n; )
-			i += joined_to_tun(v, dg + i, n - i);
+		for (i = 0; i < n; i += took) {
+			if (!tun_join(v, dg + i, n - i, &took))
+				v->st.rx_dropped += took; /* no queue here */
+			else if (took == 0) {
+				dgram_to_tun(v, dg[i].iov_base, dg[i].iov_len);
+				took = 1;
+			}
+		}
 	}
 }
 
@@ -786,7 +867,7 @@ tun_packet(struct vpn *v, uint8_t *p, struct virtio_net_hdr *h)
 static size_t
 tun_want(const struct vpn *v)
 {
-	return (v->cut ? 2 : 1) * FRAME_ROOM;
+	return (v->offload ? 2 : 1) * FRAME_ROOM;
 }
 
 /* Has out room for what one read from the device may become? */
@@ -842,7 +923,10 @@ tun_read(struct vpn *v)
 			v->st.tx_invalid++;
 		else if (v->cut)
 			tun_cut(v, &h, (size_t)n);
-		else if (v->vnet && !offload_csum(p, (size_t)n, &h))
+		else if (v->offload && !offload_whole(p, (size_t)n, &h)) {
+			memcpy(v->aside, p, (size_t)n);
+			tun_cut(v, &h, (size_t)n);
+		} else if (v->vnet && !offload_csum(p, (size_t)n, &h))
 			v->st.tx_invalid++;	/* a header making no sense */
 		else
 			frame_queue(v, (size_t)n);
@@ -1355,7 +1439,7 @@ seccomp_install(void)
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: vpn [-aDhOVv] [-i ifname] "
+	fprintf(status ? stderr : stdout, "usage: vpn [-aDhOVvW] [-i ifname] "
 	    "[-k secs] [-s file] [-t secs] [-u user]\n");
 	exit(status);
 }
@@ -1463,7 +1547,7 @@ options(int argc, char *argv[], struct vpn *v)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt(argc, argv, ":aDhi:k:Os:t:u:Vv")) != -1) {
+	while ((ch = getopt(argc, argv, ":aDhi:k:Os:t:u:VvW")) != -1) {
 		switch (ch) {
 		case 'a':
 			v->tap = 1;
@@ -1498,6 +1582,9 @@ options(int argc, char *argv[], struct vpn *v)
 			exit(0);
 		case 'v':
 			v->verbose++;
+			break;
+		case 'W':
+			v->whole = 1;
 			break;
 		case ':':
 			warnx("-%c: needs an argument", optopt);
@@ -1536,12 +1623,10 @@ bufs_alloc(struct vpn *v)
 {
 	buf_init(&v->in, v->dgram ? FRAME_MAX + 1 : IN_MAX);
 	buf_init(&v->out, OUT_MAX);
-	if (v->cut) {
+	if (v->offload) {
 		v->aside = mem_alloc(FRAME_MAX + 1);
 		v->seg_len = mem_alloc(CUT_MAX * sizeof(*v->seg_len));
 	}
-	if (v->dgram && v->offload)
-		v->joined = mem_alloc(FRAME_MAX);
 }
 
 static void
@@ -1551,7 +1636,6 @@ bufs_free(struct vpn *v)
 	free(v->out.p);
 	free(v->aside);
 	free(v->seg_len);
-	free(v->joined);
 }
 
 int
@@ -1572,7 +1656,7 @@ main(int argc, char *argv[])
 	v.dgram = stdin_is_dgram(&v.dgram_eof) || v.dgram;
 	v.vnet = !v.tap;
 	v.offload = v.offload && v.vnet;
-	v.cut = v.dgram && v.offload;	/* a datagram must fit the path */
+	v.cut = v.offload && (v.dgram || !v.whole);	/* packets of the MTU */
 	pw = v.user ? user_lookup(v.user) : NULL;
 	v.status_fd = -1;
 	if (v.status && (v.status_fd = open(v.status,
@@ -1590,10 +1674,11 @@ main(int argc, char *argv[])
 	if (pw)
 		privdrop(pw);
 	if (v.verbose)
-		warnx("%s: %s device, %s mode%s%s%s", v.ifname, v.tap ? "TAP" :
-		    "TUN", v.dgram ? "datagram" : "stream",
-		    v.offload ? ", offloads" : "", v.gso ? ", UDP GSO" : "",
-		    v.gro ? ", UDP GRO" : "");
+		warnx("%s: %s device, %s mode%s%s%s%s", v.ifname, v.tap ?
+		    "TAP" : "TUN", v.dgram ? "datagram" : "stream",
+		    v.offload ? ", offloads" : "",
+		    v.offload && !v.cut ? ", super-packets whole" : "",
+		    v.gso ? ", UDP GSO" : "", v.gro ? ", UDP GRO" : "");
 
 	bufs_alloc(&v);
 	if (atexit(fl_restore) != 0)

@@ -8,7 +8,7 @@
 # - A device that cannot be opened is a runtime error: exit 1.
 . "$(dirname "$0")/lib.sh"
 
-USAGE='usage: vpn [-aDhOVv] [-i ifname] [-k secs] [-s file] [-t secs] [-u user]'
+USAGE='usage: vpn [-aDhOVvW] [-i ifname] [-k secs] [-s file] [-t secs] [-u user]'
 
 # expect STATUS STDOUT STDERR -- ARGS...: one case: run vpn and compare
 # all three.

@@ -5,7 +5,9 @@
 #   address, comes back as one framed echo reply on stdout (IPv4 and IPv6).
 # - The device counts exactly the packets vpn gave it.
 # - EOF on stdin at a frame boundary ends vpn with status 0.
+# - With each wire: the default, -O and -W.
 . "$(dirname "$0")/lib.sh"
+with_each_wire
 
 ns_add "$NS_PREFIX-1"
 ns=$NS_PREFIX-1
@@ -21,7 +23,7 @@ req6=$(ip6_echo "$b6" "$a6" 2)
 # is opened read-write first, so that no open() below blocks.
 mkfifo "$TMP/in"
 exec 5<>"$TMP/in"
-spawn ip netns exec "$ns" "$VPN" -v -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
+spawn ip netns exec "$ns" "$VPN" -v "${VPN_FLAGS[@]}" -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
 pid=$!
 wait_for 5 carrier "$ns" tv0
 hexbin "$(frame "$req4")$(frame "$req6")" >&5

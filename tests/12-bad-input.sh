@@ -6,7 +6,9 @@
 #   gives the byte position of the bad frame.
 # - The device's rx_packets counter shows that only the good frames before
 #   the bad one were written, whole.
+# - With each wire: the default, -O and -W.
 . "$(dirname "$0")/lib.sh"
+with_each_wire
 
 ns=$NS_PREFIX-1
 ns_add "$ns"
@@ -26,7 +28,7 @@ bad_stream() {
 	local name=$1 dev=$2 want_rx=$3 want=$4 hex=$5 rc=0 msg rx0 rx
 	shift 5
 	rx0=$(link_stat "$ns" "$dev" rx_packets)
-	msg=$(hexbin "$hex" | ip netns exec "$ns" "$VPN" -i "$dev" "$@" 2>&1 >/dev/null) || rc=$?
+	msg=$(hexbin "$hex" | ip netns exec "$ns" "$VPN" -i "$dev" "${VPN_FLAGS[@]}" "$@" 2>&1 >/dev/null) || rc=$?
 	((rc == 1)) || fail "$name: exit $rc, want 1 (said '$msg')"
 	# shellcheck disable=SC2053 # WANT_MSG may be a pattern
 	[[ $msg == $want ]] || fail "$name: said '$msg', want '$want'"
@@ -71,7 +73,7 @@ http() {
 	mkfifo "$TMP/in"
 	exec 5<>"$TMP/in"
 	printf 'GET / HTTP/1.0\r\n\r\n' >&5
-	msg=$(timeout 5 ip netns exec "$ns" "$VPN" -i tv0 <"$TMP/in" 2>&1 >/dev/null 5>&-) ||
+	msg=$(timeout 5 ip netns exec "$ns" "$VPN" -i tv0 "${VPN_FLAGS[@]}" <"$TMP/in" 2>&1 >/dev/null 5>&-) ||
 		rc=$?
 	exec 5>&-
 	((rc == 1)) || fail "HTTP request: exit $rc, want 1 (said '$msg')"

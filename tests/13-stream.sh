@@ -4,7 +4,9 @@
 # - Frames delivered one byte per read reach the device whole.
 # - Many frames in one write all reach the device, in order.
 # - Keepalive frames between them are counted and never reach the device.
+# - With each wire: the default, -O and -W.
 . "$(dirname "$0")/lib.sh"
+with_each_wire
 
 ns=$NS_PREFIX-1
 ns_add "$ns"
@@ -19,7 +21,7 @@ at_least() { (($(replies) >= $1)); }	# at_least N: N echo replies out
 bytewise() {
 	mkfifo "$TMP/in"
 	exec 5<>"$TMP/in"
-	spawn ip netns exec "$ns" "$VPN" -v -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
+	spawn ip netns exec "$ns" "$VPN" -v "${VPN_FLAGS[@]}" -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
 	pid=$!
 	wait_for 5 carrier "$ns" tv0
 	hex=$(frame "$(ip4_echo 10.9.0.2 10.9.0.1 1 0102030405)")0000$(frame "$(ip4_echo 10.9.0.2 10.9.0.1 2)")
@@ -46,7 +48,7 @@ many() {
 	hexbin "$hex" >"$TMP/many"
 	rx0=$(link_stat "$ns" tv0 rx_packets)
 	exec 5<>"$TMP/in"
-	spawn ip netns exec "$ns" "$VPN" -v -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
+	spawn ip netns exec "$ns" "$VPN" -v "${VPN_FLAGS[@]}" -i tv0 <"$TMP/in" >"$TMP/out" 2>"$TMP/err" 5>&-
 	pid=$!
 	wait_for 5 carrier "$ns" tv0
 	cat "$TMP/many" >&5		# one write: 200 x 32 + 200 x 2 bytes

@@ -12,10 +12,11 @@
 # - Both directions saturated at once: 50 MiB each way concurrently, both
 #   intact, neither stalls.
 # - The counters of the two ends agree: what one sent, the other received.
-# - All of it with offloads (the default) and without (-O).
+# - All of it with each wire: the default (super-packets cut to the MTU and
+#   joined again), -O and -W (super-packets whole).
 # run.sh: heavy long
 . "$(dirname "$0")/lib.sh"
-with_and_without_offloads
+with_each_wire
 
 pair
 article_pair "${VPN_FLAGS[@]}"

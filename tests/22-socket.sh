@@ -6,10 +6,10 @@
 # - SIGTERM ends one side with status 0; the other then ends at EOF (0),
 #   or at a reset (1) if the first closed with bytes unread, as TCP does;
 #   its device goes with it.
-# - All of it with offloads (the default) and without (-O).
+# - All of it with each wire: the default, -O and -W.
 # run.sh: heavy
 . "$(dirname "$0")/lib.sh"
-with_and_without_offloads
+with_each_wire
 
 pair
 spawn ip netns exec "$NS1" socat TCP-LISTEN:33960,reuseaddr \
@@ -21,7 +21,12 @@ spawn ip netns exec "$NS2" socat TCP:192.0.2.1:33960 \
 cli=$!
 wait_for 5 has_link "$NS1" tun0
 wait_for 5 has_link "$NS2" tun0
-want="vpn: tun0: TUN device, stream mode$([[ -n ${VPN_FLAGS[*]} ]] || echo ', offloads')"
+case ${VPN_FLAGS[*]} in
+-O)	want='' ;;
+-W)	want=', offloads, super-packets whole' ;;
+*)	want=', offloads' ;;
+esac
+want="vpn: tun0: TUN device, stream mode$want"
 grep -qx "$want" "$TMP/e1" ||
 	fail "server side: said '$(cat "$TMP/e1")', want stream mode"
 tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64

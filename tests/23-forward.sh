@@ -5,11 +5,13 @@
 #  172.16.1.1/24   172.16.1.254    10.9.0.1  10.9.0.2   172.20.1.254   172.20.1.2
 #
 # - A checksummed transfer each way between the hosts, for every mix of
-#   offload settings on the two gateways: a super-packet read from one
-#   gateway's device is split again by the other's kernel to fit its LAN,
-#   never dropped for its size.
-# - With offloads, the tunnel really carries super-packets: the average
-#   packet is several times the MTU.
+#   offload settings on the two gateways, and with -W: a super-packet read
+#   from one gateway's device is split again by the other's kernel to fit
+#   its LAN, never dropped for its size.
+# - By default the tunnel carries packets of the MTU, and each gateway's
+#   device takes packets of several times that: the segments joined again.
+#   With -W at both ends, the tunnel carries the super-packets themselves;
+#   with -O at both, there are none.
 # run.sh: heavy long
 . "$(dirname "$0")/lib.sh"
 
@@ -54,6 +56,7 @@ run() {
 		fail "[$f1|$f2] host a cannot ping host b"
 	transfer_check "$NS3" "$NS4" 172.20.1.2 20
 	transfer_check "$NS4" "$NS3" 172.16.1.1 20
+	echo "$(avg_rx "$NS1") $(avg_rx "$NS2")" >"$TMP/rx.$f1:$f2"
 	pid1=$(pid_of "$NS1" "$VPN")
 	pid2=$(pid_of "$NS2" "$VPN")
 	kill -USR1 "$pid1" "$pid2"
@@ -72,11 +75,25 @@ avg_pkt() {
 	echo $(($(counter "$1" tx_bytes) / $(counter "$1" tx_packets)))
 }
 
-for flags in ':' ':-O' '-O:' '-O:-O'; do
+# avg_rx NS: the average size of the packets tun0 took from vpn.
+avg_rx() {
+	echo $(($(link_stat "$1" tun0 rx_bytes) / $(link_stat "$1" tun0 rx_packets)))
+}
+
+for flags in ':' ':-O' '-O:' '-O:-O' '-W:-W' '-W:-O'; do
 	run "${flags%%:*}" "${flags#*:}" 2>"$TMP/err.$flags"
 done
-on=$(avg_pkt "$TMP/err.:")
-((on > 3000)) || fail "offloads: average packet $on bytes, want super-packets (> 3000)"
-off=$(avg_pkt "$TMP/err.-O:-O")
-((off <= 1500)) || fail "-O: average packet $off bytes, want <= the MTU"
-say "offloads: $on bytes per packet; -O: $off"
+read -r rx1 rx2 <"$TMP/rx.:"
+tx=$(avg_pkt "$TMP/err.:")
+((tx <= 1500)) || fail "default: average packet on the wire $tx bytes, want <= the MTU"
+((rx1 > 3000 && rx2 > 3000)) ||
+	fail "default: the devices took packets of $rx1 and $rx2 bytes on average, want joined ones (> 3000)"
+say "default: $tx bytes per packet on the wire, $rx1 and $rx2 into the devices"
+read -r rx1 rx2 <"$TMP/rx.-O:-O"
+tx=$(avg_pkt "$TMP/err.-O:-O")
+((tx <= 1500 && rx1 <= 1500 && rx2 <= 1500)) ||
+	fail "-O: packets of $tx bytes on the wire, $rx1 and $rx2 into the devices, want <= the MTU"
+read -r rx1 rx2 <"$TMP/rx.-W:-W"
+tx=$(avg_pkt "$TMP/err.-W:-W")
+((tx > 3000)) || fail "-W: average packet on the wire $tx bytes, want super-packets (> 3000)"
+say "-W: $tx bytes per packet on the wire, $rx1 and $rx2 into the devices"

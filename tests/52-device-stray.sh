@@ -6,10 +6,11 @@
 # bytes that are no IP packet; the device hands them to vpn like any
 # packet.  Sent, they would end the far end ("not an IP packet").
 # - The sending vpn drops them and counts them (tx_invalid); the far end
-#   goes on, and a ping still crosses.  With offloads and without (-O).
+#   goes on, and a ping still crosses.  With each wire: the default, -O
+#   and -W.
 . "$(dirname "$0")/lib-pipe.sh"
 need socat
-with_and_without_offloads
+with_each_wire
 
 pair
 rc_pair "${VPN_FLAGS[@]}"

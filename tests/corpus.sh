@@ -52,6 +52,27 @@ dtcp4=${d4h:0:20}$(csum "$d4h")${d4h:24}
 dtcp4+=d43114510000000100000001501001f500000000$pay
 dtcp6=${tcp6:0:106}90${tcp6:108}
 
+# Segments of one TCP stream, 500 bytes each (540 with headers: at MTU 548,
+# 50, the receiver joins them; at 1460, e8, too), the last with PSH, and
+# the third once with a wrong checksum; a 600-byte one (longer than 548),
+# its checksum right and wrong, and two in a row, which are not joined.
+p500=$(printf '5a%.0s' {1..500})
+segs='' bad=''
+for i in 0 1 2 3; do
+	seg=$(frame "$(ip4_tcp 10.9.0.2 10.9.0.1 5000 6000 $((1 + 500 * i)) \
+	    "$( ((i < 3)) && echo 10 || echo 18)" "$p500")")
+	segs+=$seg
+	# the checksum: after the prefix, 20 + 16 bytes in
+	if ((i == 2)); then bad+=${seg:0:76}ffff${seg:80}; else bad+=$seg; fi
+done
+long=$(ip4_tcp 10.9.0.2 10.9.0.1 5000 6000 1 10 "$p500$(printf '5a%.0s' {1..60})")
+seed join-4 50 ff "$segs"
+seed join-4-split 50 02 "$segs"
+seed join-4-then-ping e8 0b "$segs$(frame "$v4")$segs"
+seed join-bad-sum 50 ff "$bad"
+seed long-sum-right 50 ff "$(frame "$long")"
+seed long-sum-wrong 50 13 "$(frame "${long:0:72}ffff${long:76}")"
+seed long-2 50 ff "$(frame "$long")$(frame "$(ip4_tcp 10.9.0.2 10.9.0.1 5000 6000 561 10 "${long:80}")")"
 seed ip4-echo 02 ff "$(frame "$v4")"
 seed ip4-echo-bytewise 02 00 "$(frame "$v4")"
 seed ip6-echo 02 ff "$(frame "$v6")"

@@ -3,11 +3,16 @@
  * tests/fuzz-frame.c - libFuzzer target for the frame decoder and the
  * packet check: frames_to_tun() fed as stdin_read() feeds it, the stream
  * whole and split, and dgram_to_tun() on the same bytes as one datagram.
+ * Whole or split, and whether or not the device says EAGAIN at times, the
+ * device is given the same packets, once cut as it cuts them: the frames
+ * joined differently (there is only what has arrived to join), never
+ * differently cut, lost, repeated or reordered.
  *
  * Input: byte 0 bit 0 is -a (TAP), bit 1 is -O (no offloads; TUN only),
  * bits 2-7 are n for a device MTU of 68 + 24n; byte 1, b, bounds the chunk
- * sizes (1 to (b + 1)^2 bytes); the rest is the stream from the peer.
- * tests/corpus.sh writes the seeds in tests/corpus/frame/.
+ * sizes (1 to (b + 1)^2 bytes), and says how often the device refuses a
+ * write in the split run (every 2 + b % 5th); the rest is the stream from
+ * the peer.  tests/corpus.sh writes the seeds in tests/corpus/frame/.
  */
 
 #include "fuzz.h"
@@ -19,6 +24,7 @@ struct run {
 	unsigned long long	 inpos;	/* bytes given to the device */
 	size_t			 held;	/* bytes held after inpos */
 	struct stats		 st;
+	struct dev_log		 dev;	/* what the device took */
 };
 
 /* The next chunk size, 1 to max, from a generator seeded by the input. */
@@ -30,14 +36,15 @@ chunk_next(uint32_t *state, size_t max)
 }
 
 /*
- * feed(p, len, m, cap, max): give ${p} to frames_to_tun in chunks of 1 to
- * ${max} bytes (0: as many as fit), each appended as stdin_read() appends a
- * read, and stop at the first bad frame.  Checks the bookkeeping after
- * every chunk.
+ * feed(p, len, m, cap, max, eagain): give ${p} to frames_to_tun in chunks
+ * of 1 to ${max} bytes (0: as many as fit), each appended as stdin_read()
+ * appends a read, and stop at the first bad frame; the device refuses
+ * every ${eagain}th write (0: none), and is tried again at once, as
+ * POLLOUT would.  Checks the bookkeeping after every chunk.
  */
 static struct run
 feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
-    size_t max)
+    size_t max, unsigned eagain)
 {
 	struct vpn v;
 	struct run r;
@@ -45,7 +52,9 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 	size_t fed = 0, n, room, flen, plen;
 
 	vpn_new(&v, m, cap);
-	r.why = NULL;
+	memset(&r, 0, sizeof(r));
+	r.dev.eagain = eagain;
+	dev_log = &r.dev;
 	while (fed < len && r.why == NULL) {
 		buf_compact(&v.in, FRAME_ROOM);		/* as the loop does */
 		room = buf_room(&v.in);
@@ -57,6 +66,8 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 		v.in.len += n;
 		fed += n;
 		r.why = frames_to_tun(&v);
+		while (r.why == NULL && v.tun_blocked)
+			r.why = frames_to_tun(&v);
 		assert(v.inpos + v.in.len == fed);
 		assert(v.in.off + v.in.len <= v.in.cap);
 		assert(memcmp(v.in.p + v.in.off, p + v.inpos, v.in.len) == 0);
@@ -64,6 +75,7 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 		flen = frame_next(v.in.p + v.in.off, v.in.len, &plen);
 		assert(r.why != NULL || flen == 0);
 	}
+	dev_log = NULL;
 	r.inpos = v.inpos;
 	r.held = v.in.len;
 	r.st = v.st;
@@ -72,15 +84,38 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 }
 
 /*
+ * Would the device refuse the ${len}-byte packet ${p}, which frame_error()
+ * passes: a TCP packet longer than the MTU whose checksums are wrong?
+ */
+static int
+refused(const uint8_t *p, size_t len, const struct mode *m)
+{
+	struct virtio_net_hdr h;
+	uint8_t *copy;
+	int no;
+
+	if (m->tap)
+		return 0;
+	copy = mem_alloc(len);
+	memcpy(copy, p, len);
+	no = !offload_hdr(copy, len, m->mtu, 0, &h);
+	free(copy);
+	return no;
+}
+
+/*
  * The bytes before r->inpos are whole frames, each keepalive or a packet
- * that frame_error() passes, and the counters say so; a verdict names a
- * frame that frame_error() refuses on the bytes it had.
+ * that frame_error() passes, and the counters say so, counting a packet
+ * the device refuses as invalid; a verdict names a frame that
+ * frame_error() refuses on the bytes it had.
  */
 static void
-run_check(const struct run *r, const uint8_t *p, size_t len, int tap)
+run_check(const struct run *r, const uint8_t *p, size_t len,
+    const struct mode *m)
 {
-	unsigned long long pkts = 0, bytes = 0, ka = 0;
+	unsigned long long pkts = 0, bytes = 0, ka = 0, bad = 0;
 	size_t pos = 0, plen, have;
+	int tap = m->tap;
 
 	while (pos < r->inpos) {
 		assert(r->inpos - pos >= FRAME_HDR);
@@ -91,13 +126,18 @@ run_check(const struct run *r, const uint8_t *p, size_t len, int tap)
 		else {
 			assert(frame_error(p + pos + FRAME_HDR, plen, plen,
 			    tap) == NULL);
-			pkts++;
-			bytes += plen;
+			if (refused(p + pos + FRAME_HDR, plen, m))
+				bad++;
+			else {
+				pkts++;
+				bytes += plen;
+			}
 		}
 		pos += FRAME_HDR + plen;
 	}
 	assert(pos == r->inpos);
 	assert(r->st.rx_packets == pkts && r->st.rx_bytes == bytes);
+	assert(r->st.rx_invalid == bad);
 	assert(r->st.keepalives_rx == ka && r->st.rx_dropped == 0);
 	if (r->why == NULL) {
 		assert(r->inpos + r->held == len);
@@ -134,7 +174,7 @@ dgram_check(const uint8_t *p, size_t len, const struct mode *m)
 {
 	struct vpn v;
 	uint8_t *copy;
-	int ok, tap = m->tap;
+	int ok, bad, tap = m->tap;
 
 	vpn_new(&v, m, FRAME_MAX + 1);
 	v.dgram = 1;
@@ -146,14 +186,90 @@ dgram_check(const uint8_t *p, size_t len, const struct mode *m)
 	free(copy);
 	ok = len > 0 && len <= FRAME_MAX &&
 	    frame_error(p, len, len, tap) == NULL;
+	bad = (len > 0 && !ok) || (ok && refused(p, len, m));
+	ok = ok && !bad;
 	assert(v.st.keepalives_rx == (len == 0));
 	assert(v.st.rx_packets == (unsigned long long)ok);
 	assert(v.st.rx_bytes == (ok ? len : 0));
-	assert(v.st.rx_invalid == 1 + (unsigned long long)(len > 0 && !ok));
+	assert(v.st.rx_invalid == 1 + (unsigned long long)bad);
 	assert(v.st.rx_dropped == 0);
 	if (len <= FRAME_MAX)
 		frame_error_monotone(p, len, tap);
 	vpn_free(&v);
+}
+
+/*
+ * canon(q, len, out): the packet ${q} as out appends it: its length, then
+ * its bytes but for what the device's cutting sets anew (IPv4's ID and
+ * header checksum, TCP's checksum).
+ */
+static void
+canon(const uint8_t *q, size_t len, struct dev_log *out)
+{
+	uint8_t *c;
+	size_t th;
+	int tcp;
+
+	log_add(out, &len, sizeof(len));
+	log_add(out, q, len);
+	c = out->p + out->len - len;
+	if (len < IP4_HLEN || (ip_version(c) == 6 && len < IP6_HLEN))
+		return;
+	if (ip_version(c) == 4) {
+		memset(c + IP4_ID_OFF, 0, sizeof(uint16_t));
+		memset(c + IP4_CSUM_OFF, 0, sizeof(uint16_t));
+	} else if (ip_version(c) != 6)
+		return;
+	th = ip_tcp(c, &tcp);
+	if (tcp && th + TCP_CSUM_OFF + sizeof(uint16_t) <= len)
+		memset(c + th + TCP_CSUM_OFF, 0, sizeof(uint16_t));
+}
+
+/*
+ * segments(dev): the packets the device was given, each cut as the device
+ * cuts a super-packet, in canonical form (canon), end to end.
+ */
+static struct dev_log
+segments(const struct dev_log *dev)
+{
+	struct dev_log out = { 0 };
+	struct virtio_net_hdr h;
+	const uint8_t *q;
+	uint8_t *dst;
+	size_t at, len, n, need, *lens, i;
+
+	for (at = 0; at < dev->len; at += sizeof(len) + sizeof(h) + len) {
+		memcpy(&len, dev->p + at, sizeof(len));
+		memcpy(&h, dev->p + at + sizeof(len), sizeof(h));
+		q = dev->p + at + sizeof(len) + sizeof(h);
+		if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+			canon(q, len, &out);
+			continue;
+		}
+		assert(h.gso_size > 0 && h.hdr_len < len);
+		n = (len - h.hdr_len + h.gso_size - 1) / h.gso_size;
+		need = len - h.hdr_len + n * h.hdr_len;
+		dst = mem_alloc(need);
+		lens = mem_alloc(n * sizeof(*lens));
+		assert(offload_cut(q, len, &h, dst, need, 0, lens, n) ==
+		    (int)n);
+		for (i = 0, need = 0; i < n; need += lens[i++])
+			canon(dst + need, lens[i], &out);
+		free(lens);
+		free(dst);
+	}
+	return out;
+}
+
+/* The device took the same packets in runs ${a} and ${b}, once cut. */
+static void
+same_segments(const struct run *a, const struct run *b)
+{
+	struct dev_log x = segments(&a->dev), y = segments(&b->dev);
+
+	assert(x.len == y.len && (x.len == 0 || memcmp(x.p, y.p, x.len) == 0));
+	free(x.p);
+	free(y.p);
 }
 
 /*
@@ -198,14 +314,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - IN_HDR;
 
 	/* As the program reads: a buffer of IN_MAX, reads as big as fit. */
-	whole = feed(p, len, &m, IN_MAX, 0);
-	run_check(&whole, p, len, m.tap);
-	/* Small reads into the smallest buffer, so it compacts all the time. */
-	split = feed(p, len, &m, FRAME_ROOM, max);
-	run_check(&split, p, len, m.tap);
+	whole = feed(p, len, &m, IN_MAX, 0, 0);
+	run_check(&whole, p, len, &m);
+	/*
+	 * Small reads into the smallest buffer, so it compacts all the time,
+	 * and a device that is full at times.
+	 */
+	split = feed(p, len, &m, FRAME_ROOM, max, 2 + data[1] % 5);
+	run_check(&split, p, len, &m);
 	assert(split.why == whole.why && split.inpos == whole.inpos);
 	assert(split.st.rx_packets == whole.st.rx_packets);
 	assert(split.st.keepalives_rx == whole.st.keepalives_rx);
+	same_segments(&whole, &split);
+	free(whole.dev.p);
+	free(split.dev.p);
 
 	dgram_check(p, len, &m);
 	/* A GRO segment size from the stream's last two bytes: 1 to 65536. */

@@ -115,21 +115,30 @@ tcp_resum(uint8_t *q, size_t len, size_t th)
 	q[th + TCP_CSUM_OFF + 1] = (uint8_t)sum;
 }
 
+/* Are the IPv4 header's and TCP checksums of ${q} right, byte-wise? */
+static int
+sums_ok(const uint8_t *q, size_t len, size_t th)
+{
+	return (q[0] >> 4 != 4 || sum_be(0, q, th) == 0xffff) &&
+	    tcp_sum_ok(q, len, th);
+}
+
 /*
- * offload_hdr() takes what frame_error() passes, and nothing else.  For a
- * packet it takes: a header that stays inside the packet, segments that
- * fit the MTU, and a checksum that, completed as the kernel completes it
- * (offload_csum), is right.
+ * offload_hdr() takes what frame_error() passes, and nothing else, but,
+ * unless ${joined} (offload_join()'s, every segment checked), a
+ * super-packet whose checksums are wrong.  For a packet it takes: a header
+ * that stays inside the packet, segments that fit the MTU, and a checksum
+ * that, completed as the kernel completes it (offload_csum), is right.
  */
 static void
-hdr_check(const uint8_t *pkt, size_t len, size_t mtu)
+hdr_check(const uint8_t *pkt, size_t len, size_t mtu, int joined)
 {
-	struct virtio_net_hdr h;
+	struct virtio_net_hdr h, h2;
 	uint8_t *p = mem_dup(pkt, len);
 	int ok = len > 0 && frame_error(pkt, len, len, 0) == NULL;
 
 	assert(ip_whole(pkt, len) == ok);
-	assert(offload_hdr(p, len, mtu, &h) == ok);
+	assert(offload_hdr(p, len, mtu, 1, &h) == ok);
 	if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
 		assert(h.flags == 0 && memcmp(p, pkt, len) == 0);
 		free(p);
@@ -141,6 +150,9 @@ hdr_check(const uint8_t *pkt, size_t len, size_t mtu)
 	assert((size_t)h.csum_start + h.csum_offset + 2 <= h.hdr_len);
 	assert(offload_csum(p, len, &h));
 	assert(tcp_sum_ok(p, len, h.csum_start));
+	memcpy(p, pkt, len);
+	assert(offload_hdr(p, len, mtu, joined, &h2) ==
+	    (joined || sums_ok(pkt, len, h.csum_start)));
 	free(p);
 }
 
@@ -161,6 +173,28 @@ csum_complete_check(const uint8_t *p, size_t len)
 	assert(offload_csum(copy, len, &h) ==
 	    (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
 	    (h.csum_start < len && at + 2 <= len)));
+	free(copy);
+}
+
+/*
+ * A super-packet from the device that offload_cut() cut in ${n} segments
+ * goes whole (offload_whole) exactly when the far end gives it to its
+ * kernel as one, to be cut in segments as long as the first.
+ */
+static void
+whole_check(const uint8_t *p, size_t len, const struct virtio_net_hdr *h,
+    int n, size_t seg)
+{
+	struct virtio_net_hdr far;
+	uint8_t *copy;
+	int tcp;
+
+	if (n < 2 || !ip_whole(p, len) || ip_tcp(p, &tcp) != h->csum_start)
+		return;
+	copy = mem_dup(p, len);
+	assert(offload_hdr(copy, len, seg, 1, &far));
+	assert(offload_whole(p, len, h) ==
+	    (far.gso_type != VIRTIO_NET_HDR_GSO_NONE));
 	free(copy);
 }
 
@@ -199,30 +233,53 @@ cut_any_check(const uint8_t *p, size_t len)
 		at += lens[i];
 	}
 	assert(untouched(dst + at, room - at));
+	whole_check(p, len, &h, n, n > 0 ? lens[0] : 0);
 	free(dst);
 }
 
 /*
- * join_check(dg, n, dst, cap, &took): what offload_join() joins of the
- * packets ${dg}[0..${n}), in at most ${cap} bytes, is a packet
- * frame_error() passes whose payload is theirs end to end, and which the
- * device can cut again at the first's length, its TCP checksum right once
- * filled in.  Returns the joined length; the packet is at ${dst}, how many
- * it took in ${took}.
+ * join(dg, n, dst, &took): offload_join() of ${dg}[0..${n}), its headers
+ * and the payloads it names laid end to end at ${dst} (FRAME_MAX bytes), as
+ * the device's writev() takes them; its length, 0 for none.
  */
 static size_t
-join_check(const struct iovec *dg, size_t n, uint8_t *dst, size_t cap,
-    size_t *took)
+join(const struct iovec *dg, size_t n, uint8_t *dst, size_t *took)
+{
+	uint8_t hdr[OFFLOAD_HDR_MAX];
+	size_t plen, hl, at, i;
+
+	if ((plen = offload_join(dg, n, hdr, &hl, took)) == 0)
+		return 0;
+	assert(hl <= OFFLOAD_HDR_MAX && plen <= FRAME_MAX);
+	memcpy(dst, hdr, hl);
+	for (i = 0, at = hl; i < *took; at += dg[i++].iov_len - hl) {
+		assert(at + dg[i].iov_len - hl <= plen);
+		memcpy(dst + at, (uint8_t *)dg[i].iov_base + hl,
+		    dg[i].iov_len - hl);
+	}
+	assert(at == plen);
+	return plen;
+}
+
+/*
+ * join_check(dg, n, dst, &took): what offload_join() joins of the packets
+ * ${dg}[0..${n}) is a packet frame_error() passes whose payload is theirs
+ * end to end, and which the device can cut again at the first's length,
+ * its TCP checksum right once filled in.  Returns the joined length; the
+ * packet is at ${dst}, how many it took in ${took}.
+ */
+static size_t
+join_check(const struct iovec *dg, size_t n, uint8_t *dst, size_t *took)
 {
 	size_t plen, th, hl, at, i;
 	int tcp;
 
-	plen = offload_join(dg, n, dst, cap, took);
+	plen = join(dg, n, dst, took);
 	if (plen == 0) {
 		assert(*took == 0);
 		return 0;
 	}
-	assert(*took >= 2 && *took <= n && plen <= cap);
+	assert(*took >= 2 && *took <= n);
 	assert(frame_error(dst, plen, plen, 0) == NULL);
 	th = ip_tcp(dst, &tcp);
 	hl = th + tcp_hlen(dst + th);
@@ -235,21 +292,20 @@ join_check(const struct iovec *dg, size_t n, uint8_t *dst, size_t cap,
 		at += dg[i].iov_len - hl;
 	}
 	assert(at == plen);
-	hdr_check(dst, plen, dg[0].iov_len);
+	hdr_check(dst, plen, dg[0].iov_len, 1);
 	return plen;
 }
 
 /*
  * The bytes ${p} as a run of datagrams read at once, ${seg} bytes each but
- * maybe the last: joined, or not, with room for a frame and with less, and
- * left as they were.
+ * maybe the last: joined, or not, and left as they were.
  */
 static void
 run_check(const uint8_t *p, size_t len, size_t seg)
 {
 	struct iovec *dg;
 	uint8_t *copy, *dst;
-	size_t n, i, plen, took;
+	size_t n, i, took;
 
 	if (len == 0 || seg == 0)
 		return;
@@ -261,10 +317,8 @@ run_check(const uint8_t *p, size_t len, size_t seg)
 		dg[i].iov_base = copy + i * seg;
 		dg[i].iov_len = len - i * seg < seg ? len - i * seg : seg;
 	}
-	plen = join_check(dg, n, dst, FRAME_MAX, &took);
+	join_check(dg, n, dst, &took);
 	assert(memcmp(copy, p, len) == 0);
-	if (plen > 0)
-		join_check(dg, n, dst, plen - 1, &took);
 	free(dst);
 	free(copy);
 	free(dg);
@@ -366,7 +420,7 @@ change_check(const struct iovec *dg, size_t n, size_t th, size_t i,
 		break;
 	}
 	dst = mem_alloc(FRAME_MAX);
-	if (offload_join(mut, n, dst, FRAME_MAX, &took) > 0)
+	if (join(mut, n, dst, &took) > 0)
 		assert(i > 0 && took <= i);
 	free(dst);
 	free(q);
@@ -406,7 +460,7 @@ round_trip(const struct iovec *dg, size_t n, const uint8_t *p, size_t len,
 	uint8_t *dst = mem_alloc(FRAME_MAX);
 	size_t took;
 
-	assert(join_check(dg, n, dst, FRAME_MAX, &took) == len && took == n);
+	assert(join_check(dg, n, dst, &took) == len && took == n);
 	memcpy(dst + th + TCP_CSUM_OFF, p + th + TCP_CSUM_OFF,
 	    sizeof(uint16_t));
 	if (p[0] >> 4 == 4) {
@@ -491,7 +545,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	csum_check(p, len);
 	csum_complete_check(p, len);
 	cut_any_check(p, len);
-	hdr_check(p, len, mtu);
+	hdr_check(p, len, mtu, 0);
 	if (len <= FRAME_MAX && frame_error(p, len, len, 0) == NULL)
 		cut_check(p, len, mtu);
 	run_check(p, len, mtu);

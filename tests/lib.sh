@@ -191,13 +191,15 @@ transfer_check() {
 		fail "transfer of $mb MiB: sha256 $got, want $want ($(stat -c %s "$TMP/received") bytes arrived)"
 }
 
-# with_and_without_offloads: run this test file twice, with vpn's default
-# (TCP super-packets through the device) and with -O, each in namespaces of
-# its own.  The flags of the current run are in the array VPN_FLAGS.
-with_and_without_offloads() {
+# with_each_wire: run this test file three times, each in namespaces of its
+# own: with vpn's default (TCP super-packets through the device, cut to the
+# MTU on the wire and joined again), with -O (no super-packets), and with
+# -W (super-packets whole on the wire).  The flags of the current run are
+# in the array VPN_FLAGS.
+with_each_wire() {
 	local f
 	if [[ -z ${VPN_FLAGS_RUN+x} ]]; then
-		for f in '' -O; do
+		for f in '' -O -W; do
 			say "vpn flags '$f'"
 			VPN_FLAGS_RUN=$f bash "$0" || exit
 		done
@@ -252,6 +254,19 @@ ip4_echo() {
 	len=$((20 + ${#icmp} / 2))
 	ip="4500$(printf '%04x' "$len")00004000""4001""0000$src$dst"
 	printf '45%s%s%s%s' "${ip:2:18}" "$(csum "$ip")" "${ip:24}" "$icmp"
+}
+
+# ip4_tcp SRC DST SPORT DPORT SEQ FLAGS [PAYLOADHEX]: a TCP segment with
+# every checksum right (ACK number 1, window 501), as hex; FLAGS in hex
+# (10: ACK, 02: SYN).
+ip4_tcp() {
+	local src dst tcp ip len
+	src=$(ip4hex "$1") dst=$(ip4hex "$2")
+	tcp=$(printf '%04x%04x%08x00000001' "$3" "$4" "$5")50$6'01f5''00000000'${7:-}
+	len=$((${#tcp} / 2))
+	tcp=${tcp:0:32}$(csum "$src$dst""0006$(printf '%04x' "$len")$tcp")${tcp:36}
+	ip="4500$(printf '%04x' $((20 + len)))00004000""4006""0000$src$dst"
+	printf '%s%s%s%s' "${ip:0:20}" "$(csum "$ip")" "${ip:24}" "$tcp"
 }
 
 # ip6_echo SRC DST SEQ: an ICMPv6 echo request, as hex.  Addresses are
