@@ -10,7 +10,7 @@ KEEPALIVE=10 TIMEOUT=30 TRANSPORT=nc MTU='' REMOTE='' SSH_OPTS=()
 CERT='' KEY='' CAFILE='' PULL=0 PULL_RC=0 STATE='' MAX=0
 BACKOFF_MAX=30			# seconds between attempts, at most
 HEALTHY=10			# a session this long (s) resets the backoff
-PULL_SECS=10			# the server's configuration comes by then
+PULL_SECS=10			# the server's configuration comes by then, or by -t
 OPTSTRING=C:c:e:hi:K:k:l:m:o:p:r:s:T:t:u:
 
 # Installed, this is a link (vpn-server, vpn-client) to the file beside
@@ -88,6 +88,8 @@ client_args() {
 		usage_error "-o needs -T ssh"
 	fi
 	((${#ADDRS[@]} > 0)) || PULL=1
+	# A busy server is as late with its line as -t lets a silent one be.
+	((TIMEOUT <= PULL_SECS)) || PULL_SECS=$TIMEOUT
 	[[ -n $REMOTE ]] || REMOTE="vpn -i tun0 -k $KEEPALIVE -t $TIMEOUT"
 }
 
@@ -223,9 +225,10 @@ connect() {
 		say "connecting to $WHERE ($TRANSPORT)"
 		one_session || rc=$?
 		session_gone
-		((rc != 4)) || die "giving up: the server's configuration is needed (or -l)"
 		((SECONDS - start < HEALTHY)) || delay=1
-		if ((rc == 3)); then
+		# A bad or missing line is one failed attempt, never the end: a
+		# slow server, or one spoofed datagram, must not stop the client.
+		if ((rc == 3 || rc == 4)); then
 			say "no session with $WHERE; trying again in $delay s"
 		else
 			say "session with $WHERE ended: ${ENDED:-vpn exited $rc}; reconnecting in $delay s"

@@ -12,6 +12,8 @@
 #   while the others move 20 MiB each without a lost ping; it comes back;
 # - SIGTERM to the server with four sessions up leaves gateway B as it
 #   was.
+# - A server that sends a bad configuration line, or no line, costs the
+#   client one attempt, said; it tries again.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -30,3 +32,15 @@ no_routes() {
 		fail "client: $(grep -v '^\[#' "$TMP/c50.log")"
 }
 check "a server with no -r: its client gets an address, no route" no_routes
+
+# A line with a bad item, or bytes that are no line, is one failed attempt:
+# the client says why and tries again (it exited 1 for good before).
+bad_lines() {
+	fake_server 33971 "vpn-config 1 addr=10.8.8.7/24 mtu=abc"
+	client_on 5 c51 -p 33971 -i tun8 -k 1 -t 3
+	retries c51 "$!" "the server's configuration has a bad item: 'mtu=abc'"
+	fake_server 33972 "GET / HTTP/1.0"
+	client_on 5 c52 -p 33972 -i tun8 -k 1 -t 3
+	retries c52 "$!" "the server sent packets, not its configuration"
+}
+check "a bad configuration line: said, and tried again, never the end" bad_lines

@@ -247,3 +247,42 @@ many_checks() {
 	! declare -F many_extra >/dev/null || many_extra
 	check "SIGTERM with four sessions up: gateway B as it was" all_stopped
 }
+
+# -- servers that lie: what a client.sh without -l must survive
+
+# fake_server PORT LINE [udp]: on gateway B, a server that answers each
+# client with LINE (over UDP, after the client's first datagram), then
+# holds the connection HOLD s (default 5) and says nothing more; $! is its
+# socat.
+fake_server() {
+	local port=$1 line=$2
+	cat >"$TMP/fake.sh" <<'EOS'
+#!/bin/sh
+[ "${1:-}" != udp ] || dd bs=2048 count=1 status=none >/dev/null
+printf '%s\n' "$LINE"
+exec sleep "$HOLD"
+EOS
+	chmod +x "$TMP/fake.sh"
+	if [[ ${3:-} == udp ]]; then
+		spawn ip netns exec "$GWB" env LINE="$line" HOLD="${HOLD:-5}" \
+		    socat "UDP-LISTEN:$port,reuseaddr,fork" EXEC:"$TMP/fake.sh udp",nofork
+		wait_for 5 listening "$GWB" "$port" u
+	else
+		spawn ip netns exec "$GWB" env LINE="$line" HOLD="${HOLD:-5}" \
+		    socat "TCP-LISTEN:$port,reuseaddr,fork" EXEC:"$TMP/fake.sh"
+		wait_for 5 listening "$GWB" "$port"
+	fi
+}
+
+# attempts NAME N: client NAME has failed N attempts and tries again.
+attempts() { (($(grep -c 'trying again in' "$TMP/$1.log") >= $2)); }
+
+# retries NAME PID WHY: client NAME (PID) said WHY and tried again, more
+# than once, and runs; then SIGTERM ends it as ever.
+retries() {
+	wait_for 8 attempts "$1" 2
+	said "$1" "$3" || fail "$1 did not say '$3': $(grep -v '^\[#' "$TMP/$1.log" | tail -4)"
+	! said "$1" "giving up" || fail "$1 gave up: $(grep -v '^\[#' "$TMP/$1.log" | tail -4)"
+	kill -0 "$2" 2>/dev/null || fail "$1 exited: $(grep -v '^\[#' "$TMP/$1.log" | tail -4)"
+	stop "$2" "$1"
+}
