@@ -14,6 +14,10 @@
 #   was.
 # - A server that sends a bad configuration line, or no line, costs the
 #   client one attempt, said; it tries again.
+# - A server that pushes a default route, routes or addresses over the
+#   server's own address or over routes the client has: each refused and
+#   said, the rest taken; with -D, the default route in two halves and
+#   the server's address routed outside; routes as they were at the end.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -44,3 +48,55 @@ bad_lines() {
 	retries c52 "$!" "the server sent packets, not its configuration"
 }
 check "a bad configuration line: said, and tried again, never the end" bad_lines
+
+# A server (or anyone on the path of plain TCP) pushes what would take
+# the client's default route, its WAN's route and the server's own address
+# into the tunnel: each is refused, in a line naming it; what is left is
+# taken.  A pushed route the client routes already (-r) stays its own
+# through the next session's clean-up, and SIGTERM leaves the routes as
+# they were.
+hostile() {
+	local c=${CLIENTS[4]} before
+	before=$(routes "$c")
+	HOLD=1 fake_server 33973 "vpn-config 1 addr=198.51.100.2/24 addr=198.51.100.7/24 addr=10.8.8.7/24 mtu=1400 route=0.0.0.0/0 route=::/0 route=203.0.113.16/30 route=198.51.100.0/24 route=172.20.1.0/24 route=172.21.0.0/16"
+	client_on 5 c53 -p 33973 -i tun7 -k 1 -t 3 -r 172.20.1.0/24
+	wait_for 10 configured c53 tun7 2
+	says c53 "refused the server's addr=198.51.100.2/24: it is the server's address" \
+	    "refused the server's addr=198.51.100.7/24: it holds the server's address 198.51.100.2 (-D takes it)" \
+	    "refused the server's route=0.0.0.0/0: a default route (-D takes it)" \
+	    "refused the server's route=::/0: a default route (-D takes it)" \
+	    "refused the server's route=203.0.113.16/30: there is a route of it already (203.0.113.16/30 dev wan0" \
+	    "refused the server's route=198.51.100.0/24: it holds the server's address 198.51.100.2 (-D takes it)" \
+	    "refused the server's route=172.20.1.0/24: there is a route of it already (172.20.1.0/24 dev tun7" \
+	    "the server gave tun7 10.8.8.7/24, routes 172.21.0.0/16, MTU 1400"
+	has_route "$c" -4 0.0.0.0/0 "default via 203.0.113.17 dev wan0"
+	has_route "$c" -4 172.20.1.0/24 "dev tun7"
+	has_route "$c" -4 172.21.0.0/16 "dev tun7"
+	[[ -z $(ip -n "$c" route show exact 198.51.100.0/24) ]] || fail "198.51.100.0/24 was routed"
+	stop "${SCRIPTS[-1]}" c53
+	[[ $(routes "$c") == "$before" ]] ||
+		fail "routes after SIGTERM: $(diff <(echo "$before") <(routes "$c") | grep '^[<>]' | tr '\n' ' ')"
+}
+check "a hostile server's routes and addresses: refused, each said" hostile
+
+# With -D, a pushed default route goes in as two halves, and the server's
+# address is routed outside the tunnel first: the next session comes
+# through; SIGTERM takes out exactly what was added.
+redirect() {
+	local c=${CLIENTS[4]} before
+	before=$(routes "$c")
+	HOLD=1 fake_server 33974 "vpn-config 1 addr=198.51.100.7/24 addr=10.8.8.7/24 mtu=1400 route=0.0.0.0/0 route=::/0"
+	client_on 5 c54 -D -p 33974 -i tun7 -k 1 -t 3
+	wait_for 10 configured c54 tun7 2
+	has_route "$c" -4 198.51.100.2/32 "198.51.100.2 via 203.0.113.17 dev wan0"
+	has_route "$c" -4 0.0.0.0/0 "default via 203.0.113.17 dev wan0"
+	has_route "$c" -4 0.0.0.0/1 "dev tun7"
+	has_route "$c" -4 128.0.0.0/1 "dev tun7"
+	has_route "$c" -6 ::/1 "dev tun7"
+	has_route "$c" -6 8000::/1 "dev tun7"
+	has_route "$c" -4 198.51.100.0/24 "dev tun7 proto kernel"
+	stop "${SCRIPTS[-1]}" c54
+	[[ $(routes "$c") == "$before" ]] ||
+		fail "routes after SIGTERM: $(diff <(echo "$before") <(routes "$c") | grep '^[<>]' | tr '\n' ' ')"
+}
+check "-D: a pushed default route in two halves, the server's address outside" redirect

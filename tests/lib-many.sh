@@ -265,11 +265,12 @@ EOS
 	chmod +x "$TMP/fake.sh"
 	if [[ ${3:-} == udp ]]; then
 		spawn ip netns exec "$GWB" env LINE="$line" HOLD="${HOLD:-5}" \
-		    socat "UDP-LISTEN:$port,reuseaddr,fork" EXEC:"$TMP/fake.sh udp",nofork
+		    socat "UDP-LISTEN:$port,reuseaddr,fork" EXEC:"$TMP/fake.sh udp",nofork \
+		    2>>"$TMP/fake.log"
 		wait_for 5 listening "$GWB" "$port" u
 	else
 		spawn ip netns exec "$GWB" env LINE="$line" HOLD="${HOLD:-5}" \
-		    socat "TCP-LISTEN:$port,reuseaddr,fork" EXEC:"$TMP/fake.sh"
+		    socat "TCP-LISTEN:$port,reuseaddr,fork" EXEC:"$TMP/fake.sh" 2>>"$TMP/fake.log"
 		wait_for 5 listening "$GWB" "$port"
 	fi
 }
@@ -285,4 +286,28 @@ retries() {
 	! said "$1" "giving up" || fail "$1 gave up: $(grep -v '^\[#' "$TMP/$1.log" | tail -4)"
 	kill -0 "$2" 2>/dev/null || fail "$1 exited: $(grep -v '^\[#' "$TMP/$1.log" | tail -4)"
 	stop "$2" "$1"
+}
+
+# configured NAME DEV N: client NAME took N configurations for DEV.
+configured() { (($(grep -c "the server gave $2 " "$TMP/$1.log") >= $3)); }
+
+# routes NS: the routes of both families in NS, for before/after diffs.
+routes() {
+	ip -n "$1" route
+	ip -n "$1" -6 route | grep -v '^fe80::/64 \|^multicast \|^ff00::/8 ' || true
+}
+
+# has_route NS FAMILY CIDR TEXT: NS's route of CIDR reads TEXT.
+has_route() {
+	local got
+	got=$(ip -n "$1" "$2" route show exact "$3")
+	[[ $got == *"$4"* ]] || fail "route $3 in $1: '$got', want '$4'"
+}
+
+# says NAME TEXT...: client NAME said each TEXT.
+says() {
+	local t
+	for t in "${@:2}"; do
+		said "$1" "$t" || fail "$1 did not say '$t': $(grep -v '^\[#' "$TMP/$1.log" | tail -8)"
+	done
 }
