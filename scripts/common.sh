@@ -531,8 +531,8 @@ apply_config() {
 	for w in "${@:3}"; do
 		v=${w#*=}
 		case $w in
-		addr=*)	valid_cidr "$v" && addr_bits "${v%/*}" && addrs+=("$v") ;;
-		route=*) valid_cidr "$v" && addr_bits "${v%/*}" && routes+=("$v") ;;
+		addr=*)	pushed_cidr "$v" && addrs+=("$v") ;;
+		route=*) pushed_cidr "$v" && routes+=("$v") ;;
 		mtu=*)	[[ $v =~ ^[0-9]{2,5}$ ]] && ((v >= 68 && v <= 65535)) && mtu=$v ;;
 		*=*)	true ;;		# peer=, and keys to come: ignored
 		*)	false ;;
@@ -553,6 +553,12 @@ apply_config() {
 		pushed_route "$w"
 	done
 	say "the server gave $IFACE ${PUSHED[*]}${ROUTED[*]:+, routes ${ROUTED[*]}}${mtu:+, MTU $mtu}"
+}
+
+# pushed_cidr VALUE: an address and prefix length, each as ip reads it
+# (no leading 0: ip reads it as octal).
+pushed_cidr() {
+	[[ ${1#*/} =~ ^(0|[1-9][0-9]{0,2})$ ]] && valid_cidr "$1" && addr_bits "${1%/*}"
 }
 
 # refused ITEM WHY: say that the server's ITEM is not taken, and why.
@@ -662,19 +668,20 @@ pushed_del() {
 }
 
 # addr_bits ADDR: ADDR, IPv4 or IPv6 without a prefix length, as 32 or 128
-# binary digits in BITS; 1 if it is not an address.
+# binary digits in BITS; 1 if it is not an address.  A leading 0 in an
+# IPv4 number is refused: ip reads 030 as 24, octal.
 addr_bits() {
-	local a=${1%%\%*} g groups=() left=() right=() i
+	local a=${1%%\%*} g groups=() left=() right=() i d='(0|[1-9][0-9]{0,2})'
 	BITS=''
 	if [[ $a != *:* ]]; then
-		[[ $a =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] || return 1
+		[[ $a =~ ^$d\.$d\.$d\.$d$ ]] || return 1
 		for i in 1 2 3 4; do
 			((10#${BASH_REMATCH[i]} < 256)) || return 1
 			bits $((10#${BASH_REMATCH[i]})) 8
 		done
 		return 0
 	fi
-	if [[ $a =~ ^(.*:)([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]]; then
+	if [[ $a =~ ^(.*:)$d\.$d\.$d\.$d$ ]]; then
 		printf -v a '%s%x:%x' "${BASH_REMATCH[1]}" \
 		    $((10#${BASH_REMATCH[2]} << 8 | 10#${BASH_REMATCH[3]})) \
 		    $((10#${BASH_REMATCH[4]} << 8 | 10#${BASH_REMATCH[5]}))

@@ -46,6 +46,11 @@ bad_lines() {
 	fake_server 33972 "GET / HTTP/1.0"
 	client_on 5 c52 -p 33972 -i tun8 -k 1 -t 3
 	retries c52 "$!" "the server sent packets, not its configuration"
+	# ip reads 063 as octal 51: 198.51.100.0/24, which the client would check
+	# as 198.63.100.0/24.
+	fake_server 33975 "vpn-config 1 addr=10.8.8.7/24 route=198.063.100.0/24"
+	client_on 5 c55 -p 33975 -i tun8 -k 1 -t 3
+	retries c55 "$!" "the server's configuration has a bad item: 'route=198.063.100.0/24'"
 }
 check "a bad configuration line: said, and tried again, never the end" bad_lines
 
