@@ -475,11 +475,14 @@ forward_policy() {
 }
 
 # fifos: a private directory for the session FIFOs, in $TMPDIR or /tmp.
+# It and they stay root's (0700, 0600), also with -u: the processes that
+# run as -u's user get each FIFO open from the shell, which opens the
+# redirections before setpriv, and never open one by name.  Were the
+# directory theirs, they could put a link where root opens a FIFO.
 fifos() {
 	DIR=$(mktemp -d -t "vpn-$IFACE.XXXXXX")
 	undo rm -rf "$DIR"
-	mkfifo "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
-	[[ -z $RUN_USER ]] || chown -R "$RUN_USER" "$DIR"
+	mkfifo -m 0600 "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
 }
 
 holds_close() {

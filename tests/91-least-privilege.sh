@@ -9,6 +9,8 @@
 # - the device belongs to nobody;
 # - SIGTERM leaves the gateways as they were.
 # - A key nobody cannot read is refused at start, naming the file.
+# - The client's FIFO directory and FIFOs stay root's: nobody cannot put a
+#   link where root opens one.
 . "$(dirname "$0")/lib-sites.sh"
 need socat openssl setpriv
 
@@ -41,15 +43,19 @@ sites
 a0=$(snapshot "$GWA") b0=$(snapshot "$GWB")
 
 # Debian makes /dev/net/tun 0666; this machine may not.  Over TLS the
-# server's vpn starts as nobody (its socat's child): it gets a 0666 node of
-# the test's own, bound over /dev/net/tun in a mount namespace.
+# server's vpn starts as nobody (its socat's child), and over UDP the
+# client's: it gets a 0666 node of the test's own, bound over /dev/net/tun
+# in a mount namespace.  tun_node NS NAME SCRIPT ARGS...: SCRIPT so, its
+# log $TMP/NAME.log.
 mknod -m 0666 "$TMP/tun" c 10 200
 tun_node() {
+	local ns=$1 name=$2
+	shift 2
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	spawn ip netns exec "$GWB" unshare -m --propagation private sh -c \
+	spawn ip netns exec "$ns" unshare -m --propagation private sh -c \
 	    'mount --bind "$1" /dev/net/tun && shift && exec "$@"' - "$TMP/tun" \
 	    env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" VPN_RUNDIR="$TMP/rundir" \
-	    "$SERVER_SH" "$@" 2>"$TMP/srv-tls.log"
+	    "$@" 2>"$TMP/$name.log"
 	SCRIPTS+=("$!")
 }
 
@@ -64,7 +70,7 @@ run() {
 	done
 	shift
 	if [[ $t == tls ]]; then
-		tun_node -u nobody -T "$t" "${sargs[@]}" -r 172.16.1.0/24
+		tun_node "$GWB" srv-tls "$SERVER_SH" -u nobody -T "$t" "${sargs[@]}" -r 172.16.1.0/24
 	else
 		server "srv-$t" -u nobody -T "$t" "${sargs[@]}" -r 172.16.1.0/24
 	fi
@@ -104,3 +110,24 @@ unreadable() {
 		fail "a key nobody cannot read: said '$msg'"
 }
 check "a key -u's user cannot read: refused at start, naming it" unreadable
+
+# The FIFO directory of client.sh -u stays root's, and so do its FIFOs:
+# nobody cannot put a link where root opens one (it owned them, and root
+# truncated and wrote what such a link named on every attempt).
+fifo_dir() {
+	local d cli
+	echo precious >"$TMP/victim"
+	client cli-dir -u nobody -s 198.51.100.2 -p 33999 -l 10.1.1.2/24 -k 1 -t 3
+	cli=$!
+	wait_for 5 said cli-dir "connecting to"
+	d=$(find "$TMP/run" -mindepth 1 -maxdepth 1 -name 'vpn-tun0.*')
+	[[ -n $d && $(stat -c '%U %a' "$d") == "root 700" ]] ||
+		fail "the FIFO directory '$d' is $(stat -c '%U %a' "$d"), want root 700"
+	[[ -z $(find "$d" ! -user root) ]] || fail "not root's: $(find "$d" ! -user root)"
+	! setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	    ln -sf "$TMP/victim" "$d/err" 2>/dev/null || fail "nobody put a link in $d"
+	wait_for 5 attempts cli-dir 2
+	stop "$cli" cli-dir
+	[[ $(cat "$TMP/victim") == precious ]] || fail "the victim file now holds '$(cat "$TMP/victim")'"
+}
+check "client.sh -u: its FIFO directory stays root's" fifo_dir

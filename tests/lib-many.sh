@@ -275,9 +275,6 @@ EOS
 	fi
 }
 
-# attempts NAME N: client NAME has failed N attempts and tries again.
-attempts() { (($(grep -c 'trying again in' "$TMP/$1.log") >= $2)); }
-
 # retries NAME PID WHY: client NAME (PID) said WHY and tried again, more
 # than once, and runs; then SIGTERM ends it as ever.
 retries() {
