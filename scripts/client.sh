@@ -114,7 +114,11 @@ checks() {
 	((PULL == 0)) || cmds+=(getent)
 	preflight "${cmds[@]}"
 	[[ $TRANSPORT != nc ]] || nc_flavour "$(family "$SERVER")"
-	run_user
+	if [[ $TRANSPORT:$PULL == udp:0 ]]; then
+		run_user tun	# socat runs vpn as -u's user
+	else
+		run_user
+	fi
 	[[ $TRANSPORT != tls ]] || tls_files
 	free_device
 }
@@ -229,6 +233,10 @@ udp_session() {
 	else
 		session_file "$(bracket "$SERVER"):$PORT" "${ADDRS[@]}"
 		say "sending to $WHERE (udp): session up on $IFACE"
+		# vpn opens its counters' file as -u's user: one of its own,
+		# in a directory that stays root's.
+		[[ -z $RUN_USER ]] ||
+			install -m 0644 -o "$RUN_USER" /dev/null "$STATE/sessions/one.stats"
 		as_user socat "$1" EXEC:"$exec",nofork &
 	fi
 	CHILDREN=("$!")

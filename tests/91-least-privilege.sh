@@ -9,6 +9,7 @@
 # - the device belongs to nobody;
 # - SIGTERM leaves the gateways as they were.
 # - A key nobody cannot read is refused at start, naming the file.
+# - Over UDP, the client's socat and vpn run as nobody too.
 # - The client's FIFO directory and FIFOs stay root's: nobody cannot put a
 #   link where root opens one.
 . "$(dirname "$0")/lib-sites.sh"
@@ -110,6 +111,31 @@ unreadable() {
 		fail "a key nobody cannot read: said '$msg'"
 }
 check "a key -u's user cannot read: refused at start, naming it" unreadable
+
+# client.sh -T udp -u nobody: socat and vpn run as nobody, and vpn's
+# counters' file is nobody's own in a directory that stays root's (vpn
+# could not open it, and the client never came up).
+udp_client() {
+	local srv cli bad d
+	server srv-udp -T udp -r 172.16.1.0/24
+	srv=$!
+	wait_for 5 listening "$GWB" 33960 u
+	tun_node "$GWA" cli-udp "$CLIENT_SH" -u nobody -T udp -s 198.51.100.2 -l 10.1.1.2/24 \
+	    -r 172.20.1.0/24
+	cli=$!
+	up_both
+	bad=$(as_root "$GWA")
+	[[ -z $bad ]] || fail "udp: in $GWA, run as root: $bad"
+	[[ $(stat -c %U "/proc/$(pid_of "$GWA" "$VPN")") == nobody ]] ||
+		fail "udp: the client's vpn does not run as nobody"
+	d=$TMP/rundir/net-$(ip netns exec "$GWA" stat -L -c %i /proc/self/ns/net)/tun0/sessions
+	[[ $(stat -c %U "$d") == root ]] || fail "udp: $d is not root's"
+	stop "$cli" cli-udp
+	stop "$srv" srv-udp
+	same_as "$a0" "$GWA" "udp: client.sh -u nobody"
+	same_as "$b0" "$GWB" "udp: server.sh"
+}
+check "over UDP: the client's vpn and socat run as nobody" udp_client
 
 # The FIFO directory of client.sh -u stays root's, and so do its FIFOs:
 # nobody cannot put a link where root opens one (it owned them, and root
