@@ -96,7 +96,8 @@ client_args() {
 		usage_error "-o needs -T ssh"
 	fi
 	((${#ADDRS[@]} > 0)) || PULL=1
-	((PULL || !ACCEPT_DEFAULT)) || usage_error "-D is for a configuration the server pushes: not with -l"
+	((PULL || !ACCEPT_DEFAULT)) ||
+		usage_error "-D is for a configuration the server pushes: not with -l"
 	# A busy server is as late with its line as -t lets a silent one be.
 	((TIMEOUT <= PULL_SECS)) || PULL_SECS=$TIMEOUT
 	[[ -n $REMOTE ]] || REMOTE="vpn -i tun0 -k $KEEPALIVE -t $TIMEOUT"

@@ -543,7 +543,9 @@ apply_config() {
 	done
 	((${#addrs[@]} > 0)) || { say "the server's configuration gives no address"; return 1; }
 	# What client.sh found the server's name to stand for (server_addrs).
-	mapfile -t SERVER_ADDRS <"$STATE/server" || return 1
+	SERVER_ADDRS=()
+	[[ ! -s $STATE/server ]] || mapfile -t SERVER_ADDRS <"$STATE/server"
+	((${#SERVER_ADDRS[@]} > 0)) || { say "the server's address is not known"; return 1; }
 	pushed_del
 	run ip addr flush dev "$IFACE" scope global || return 1
 	[[ -n $MTU_GIVEN || -z $mtu ]] || run ip link set dev "$IFACE" mtu "$mtu" || return 1
@@ -595,11 +597,12 @@ pushed_addr() {
 	for s in "${SERVER_ADDRS[@]}"; do
 		! covers "$a/$len" "$s" || { refused "addr=$1" "it is the server's address"; return 1; }
 	done
-	keeps_out "addr=$1" "$1" || return 1
 	there=$(ip -o addr show to "$a/$len")
 	[[ -z $there ]] || { refused "addr=$1" "this host has that address already"; return 1; }
-	there=$(ip "$(fam "$a")" route show exact "$1" | grep -v " dev $IFACE " | head -1 | sed "s/ *$//")
+	there=$(ip "$(fam "$a")" route show exact "$1" | grep -v " dev $IFACE " |
+	    head -1 | sed "s/ *$//")
 	[[ -z $there ]] || { refused "addr=$1" "its network is routed already ($there)"; return 1; }
+	keeps_out "addr=$1" "$1" || return 1
 	addr_add "$IFACE" "$1" || { refused "addr=$1" "ip did not add it"; return 1; }
 }
 
@@ -679,15 +682,15 @@ addr_bits() {
 	if [[ $a != *:* ]]; then
 		[[ $a =~ ^$d\.$d\.$d\.$d$ ]] || return 1
 		for i in 1 2 3 4; do
-			((10#${BASH_REMATCH[i]} < 256)) || return 1
-			bits $((10#${BASH_REMATCH[i]})) 8
+			((BASH_REMATCH[i] < 256)) || return 1
+			bits "${BASH_REMATCH[i]}" 8
 		done
 		return 0
 	fi
 	if [[ $a =~ ^(.*:)$d\.$d\.$d\.$d$ ]]; then
 		printf -v a '%s%x:%x' "${BASH_REMATCH[1]}" \
-		    $((10#${BASH_REMATCH[2]} << 8 | 10#${BASH_REMATCH[3]})) \
-		    $((10#${BASH_REMATCH[4]} << 8 | 10#${BASH_REMATCH[5]}))
+		    $((BASH_REMATCH[2] << 8 | BASH_REMATCH[3])) \
+		    $((BASH_REMATCH[4] << 8 | BASH_REMATCH[5]))
 	fi
 	if [[ $a == *::* ]]; then
 		[[ ${a#*::} != *::* ]] || return 1
