@@ -44,19 +44,15 @@ sites
 a0=$(snapshot "$GWA") b0=$(snapshot "$GWB")
 
 # Debian makes /dev/net/tun 0666; this machine may not.  Over TLS the
-# server's vpn starts as nobody (its socat's child), and over UDP the
-# client's: it gets a 0666 node of the test's own, bound over /dev/net/tun
-# in a mount namespace.  tun_node NS NAME SCRIPT ARGS...: SCRIPT so, its
-# log $TMP/NAME.log.
+# server's vpn starts as nobody (its socat's child): it gets a 0666 node of
+# the test's own, bound over /dev/net/tun in a mount namespace.
 mknod -m 0666 "$TMP/tun" c 10 200
 tun_node() {
-	local ns=$1 name=$2
-	shift 2
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	spawn ip netns exec "$ns" unshare -m --propagation private sh -c \
+	spawn ip netns exec "$GWB" unshare -m --propagation private sh -c \
 	    'mount --bind "$1" /dev/net/tun && shift && exec "$@"' - "$TMP/tun" \
 	    env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" VPN_RUNDIR="$TMP/rundir" \
-	    "$@" 2>"$TMP/$name.log"
+	    "$SERVER_SH" "$@" 2>"$TMP/srv-tls.log"
 	SCRIPTS+=("$!")
 }
 
@@ -71,7 +67,7 @@ run() {
 	done
 	shift
 	if [[ $t == tls ]]; then
-		tun_node "$GWB" srv-tls "$SERVER_SH" -u nobody -T "$t" "${sargs[@]}" -r 172.16.1.0/24
+		tun_node -u nobody -T "$t" "${sargs[@]}" -r 172.16.1.0/24
 	else
 		server "srv-$t" -u nobody -T "$t" "${sargs[@]}" -r 172.16.1.0/24
 	fi
@@ -112,16 +108,28 @@ unreadable() {
 }
 check "a key -u's user cannot read: refused at start, naming it" unreadable
 
+# client_node NAME ARGS...: client.sh on gateway A as tun_node runs
+# server.sh, with a 0666 node of /dev/net/tun; its log $TMP/NAME.log.
+client_node() {
+	local name=$1
+	shift
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	spawn ip netns exec "$GWA" unshare -m --propagation private sh -c \
+	    'mount --bind "$1" /dev/net/tun && shift && exec "$@"' - "$TMP/tun" \
+	    env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" VPN_RUNDIR="$TMP/rundir" \
+	    "$CLIENT_SH" "$@" 2>"$TMP/$name.log"
+	SCRIPTS+=("$!")
+}
+
 # client.sh -T udp -u nobody: socat and vpn run as nobody, and vpn's
 # counters' file is nobody's own in a directory that stays root's (vpn
 # could not open it, and the client never came up).
 udp_client() {
 	local srv cli bad d
-	server srv-udp -T udp -r 172.16.1.0/24
+	server srv-udp0 -T udp -r 172.16.1.0/24
 	srv=$!
 	wait_for 5 listening "$GWB" 33960 u
-	tun_node "$GWA" cli-udp "$CLIENT_SH" -u nobody -T udp -s 198.51.100.2 -l 10.1.1.2/24 \
-	    -r 172.20.1.0/24
+	client_node cli-udpu -u nobody -T udp -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
 	cli=$!
 	up_both
 	bad=$(as_root "$GWA")
@@ -130,8 +138,8 @@ udp_client() {
 		fail "udp: the client's vpn does not run as nobody"
 	d=$TMP/rundir/net-$(ip netns exec "$GWA" stat -L -c %i /proc/self/ns/net)/tun0/sessions
 	[[ $(stat -c %U "$d") == root ]] || fail "udp: $d is not root's"
-	stop "$cli" cli-udp
-	stop "$srv" srv-udp
+	stop "$cli" cli-udpu
+	stop "$srv" srv-udp0
 	same_as "$a0" "$GWA" "udp: client.sh -u nobody"
 	same_as "$b0" "$GWB" "udp: server.sh"
 }
