@@ -3,6 +3,12 @@
 #
 # server.sh -M 4 on gateway B (socat TCP-LISTEN, one child per client),
 # five client hosts running client.sh without -l:
+# - first, servers that lie, to one client host: a bad configuration line,
+#   or no line, costs one attempt, said, and it tries again; a default
+#   route, and routes or addresses over the server's own address or over
+#   routes the client has, are each refused and said, the rest taken;
+#   with -D, the default route goes in as two halves and the server's
+#   address is routed outside; the routes are as they were at the end;
 # - four clients get distinct addresses from 10.1.1.0/24, reach the
 #   server's tunnel address and host B, and move 20 MiB each at once;
 # - a fifth is refused, and says why; the server logs it;
@@ -12,12 +18,6 @@
 #   while the others move 20 MiB each without a lost ping; it comes back;
 # - SIGTERM to the server with four sessions up leaves gateway B as it
 #   was.
-# - A server that sends a bad configuration line, or no line, costs the
-#   client one attempt, said; it tries again.
-# - A server that pushes a default route, routes or addresses over the
-#   server's own address or over routes the client has: each refused and
-#   said, the rest taken; with -D, the default route in two halves and
-#   the server's address routed outside; routes as they were at the end.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
