@@ -8,10 +8,11 @@ SERVER='' PORT=33960 PORT_SET=0 IFACE=tun0 ADDRS=() ROUTES=() PUSHED=()
 WHERE=
 KEEPALIVE=10 TIMEOUT=30 TRANSPORT=nc MTU='' REMOTE='' SSH_OPTS=()
 CERT='' KEY='' CAFILE='' PULL=0 PULL_RC=0 STATE='' MAX=0
+ACCEPT_DEFAULT=0		# -D: take a pushed default route
 BACKOFF_MAX=30			# seconds between attempts, at most
 HEALTHY=10			# a session this long (s) resets the backoff
-PULL_SECS=10			# the server's configuration comes by then
-OPTSTRING=C:c:e:hi:K:k:l:m:o:p:r:s:T:t:u:
+PULL_SECS=10			# the server's configuration comes by then, or by -t
+OPTSTRING=C:c:De:hi:K:k:l:m:o:p:r:s:T:t:u:
 
 # Installed, this is a link (vpn-server, vpn-client) to the file beside
 # common.sh.
@@ -21,20 +22,26 @@ HERE=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 
 usage() {
 	cat <<EOF
-usage: $PROGRAM [-h] [-C cafile] [-c cert] [-e command] [-f file] [-i iface]
-       [-K key] [-k secs] [-l addr/prefix]... [-m mtu] [-o ssh_option]...
-       [-p port] [-r cidr]... [-T nc|tls|ssh|udp] [-t secs] [-u user]
-       -s server
+usage: $PROGRAM [-Dh] [-C cafile] [-c cert] [-e command] [-f file]
+       [-i iface] [-K key] [-k secs] [-l addr/prefix]... [-m mtu]
+       [-o ssh_option]... [-p port] [-r cidr]... [-T nc|tls|ssh|udp]
+       [-t secs] [-u user] -s server
 
 Make the device IFACE, address it, route the server's networks into it,
 and keep a vpn session to server up: when it ends, or the server is not
 there yet, try again after 1, 2, 4 ... 30 s.  Without -l, the server
 (server.sh -M) gives the address, MTU and routes at the start of each
-session.  Runs in the foreground; SIGINT or SIGTERM undoes every change
-it made.
+session; a route or address that would take the server's own address
+into the tunnel, or a default route, is refused (but with -D), and a
+route that exists is left as it is.  Runs in the foreground; SIGINT or
+SIGTERM undoes every change it made.
 
   -C cafile    CA certificate the server's certificate must chain to (tls)
   -c cert      this client's certificate, PEM (tls)
+  -D           take a pushed default route (as 0.0.0.0/1 and 128.0.0.0/1,
+               or ::/1 and 8000::/1), and pushed routes and addresses
+               that hold the server's address, which is first routed the
+               way it goes now
   -e command   with -T ssh, the command run on the server (default
                "vpn -i tun0 -k SECS -t SECS"); it must attach to a device
                that is set up there, e.g. by "server.sh -T ssh -u USER"
@@ -73,6 +80,7 @@ EOF
 
 own_opt() {
 	case $1 in
+	D)	ACCEPT_DEFAULT=1 ;;
 	e)	REMOTE=$2 ;;
 	o)	SSH_OPTS+=(-o "$2") ;;
 	s)	SERVER=$2 ;;
@@ -88,6 +96,10 @@ client_args() {
 		usage_error "-o needs -T ssh"
 	fi
 	((${#ADDRS[@]} > 0)) || PULL=1
+	((PULL || !ACCEPT_DEFAULT)) ||
+		usage_error "-D is for a configuration the server pushes: not with -l"
+	# A busy server is as late with its line as -t lets a silent one be.
+	((TIMEOUT <= PULL_SECS)) || PULL_SECS=$TIMEOUT
 	[[ -n $REMOTE ]] || REMOTE="vpn -i tun0 -k $KEEPALIVE -t $TIMEOUT"
 }
 
@@ -100,9 +112,14 @@ checks() {
 	ssh)	cmds+=(ssh) ;;
 	esac
 	[[ -z $RUN_USER ]] || cmds+=(setpriv)
+	((PULL == 0)) || cmds+=(getent)
 	preflight "${cmds[@]}"
 	[[ $TRANSPORT != nc ]] || nc_flavour "$(family "$SERVER")"
-	run_user
+	if [[ $TRANSPORT:$PULL == udp:0 ]]; then
+		run_user tun	# socat runs vpn as -u's user
+	else
+		run_user
+	fi
 	[[ $TRANSPORT != tls ]] || tls_files
 	free_device
 }
@@ -115,9 +132,10 @@ setup_state() {
 	[[ ! -e $STATE/conf ]] || die "$STATE: another client.sh -i $IFACE runs here"
 	mkdir -p "$STATE/sessions"
 	undo_call state_gone "$STATE"
+	: >"$STATE/pushed"
 	{
 		for v in PROGRAM IFACE TAG TRANSPORT SERVER PORT KEEPALIVE \
-		    TIMEOUT MTU MTU_GIVEN RUN_USER VPN STATE; do
+		    TIMEOUT MTU MTU_GIVEN RUN_USER VPN STATE ACCEPT_DEFAULT; do
 			printf '%s=%q\n' "$v" "${!v}"
 		done
 		array_decl ADDRS
@@ -157,6 +175,21 @@ pulled() {
 	fi
 	read -r -n 1024 -u "$1" line || true
 	apply_config "$MAGIC $line" || { PULL_RC=4; return 1; }
+}
+
+# server_addrs: the addresses the server's name stands for now, one a
+# line in STATE/server: what a pushed configuration must leave outside the
+# tunnel (apply_config).  1 if it stands for none.
+server_addrs() {
+	local host=$SERVER addrs
+	if [[ $TRANSPORT == ssh ]]; then	# ssh_config may name another host
+		host=$(ssh -G "${SSH_OPTS[@]}" "$SERVER" 2>/dev/null |
+		    awk '$1 == "hostname" { print $2; exit }') || true
+		[[ -n $host ]] || host=${SERVER#*@}
+	fi
+	addrs=$(getent ahosts "$host" | awk '{ print $1 }' | sort -u) || true
+	[[ -n $addrs ]] || { say "$host: no address for it"; return 1; }
+	printf '%s\n' "$addrs" >"$STATE/server"
 }
 
 # session_up: the transport is connected (and the configuration applied).
@@ -201,6 +234,10 @@ udp_session() {
 	else
 		session_file "$(bracket "$SERVER"):$PORT" "${ADDRS[@]}"
 		say "sending to $WHERE (udp): session up on $IFACE"
+		# vpn opens its counters' file as -u's user: one of its own,
+		# in a directory that stays root's.
+		[[ -z $RUN_USER ]] ||
+			install -m 0644 -o "$RUN_USER" /dev/null "$STATE/sessions/one.stats"
 		as_user socat "$1" EXEC:"$exec",nofork &
 	fi
 	CHILDREN=("$!")
@@ -221,11 +258,16 @@ connect() {
 		start=$SECONDS
 		rc=0
 		say "connecting to $WHERE ($TRANSPORT)"
-		one_session || rc=$?
+		if ((PULL)) && ! server_addrs; then
+			rc=3
+		else
+			one_session || rc=$?
+		fi
 		session_gone
-		((rc != 4)) || die "giving up: the server's configuration is needed (or -l)"
 		((SECONDS - start < HEALTHY)) || delay=1
-		if ((rc == 3)); then
+		# A bad or missing line is one failed attempt, never the end: a
+		# slow server, or one spoofed datagram, must not stop the client.
+		if ((rc == 3 || rc == 4)); then
 			say "no session with $WHERE; trying again in $delay s"
 		else
 			say "session with $WHERE ended: ${ENDED:-vpn exited $rc}; reconnecting in $delay s"
@@ -247,6 +289,9 @@ main() {
 	setup_device
 	setup_forwarding
 	setup_routes
+	# What pushed configurations add outside the device does not go with
+	# it: undo that, before the device goes.
+	undo_call pushed_del
 	fifos
 	connect
 }

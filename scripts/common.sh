@@ -475,11 +475,14 @@ forward_policy() {
 }
 
 # fifos: a private directory for the session FIFOs, in $TMPDIR or /tmp.
+# It and they stay root's (0700, 0600), also with -u: the processes that
+# run as -u's user get each FIFO open from the shell, which opens the
+# redirections before setpriv, and never open one by name.  Were the
+# directory theirs, they could put a link where root opens a FIFO.
 fifos() {
 	DIR=$(mktemp -d -t "vpn-$IFACE.XXXXXX")
 	undo rm -rf "$DIR"
-	mkfifo "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
-	[[ -z $RUN_USER ]] || chown -R "$RUN_USER" "$DIR"
+	mkfifo -m 0600 "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
 }
 
 holds_close() {
@@ -518,40 +521,211 @@ vpn_args() {
 
 # apply_config LINE: the configuration a server pushed (docs/protocol.md):
 # the device's addresses and MTU (unless -m), and routes into it besides
-# -r's, in place of an earlier session's.  1 if LINE is not one.
+# -r's, in place of the last session's.  What would take the server's own
+# address into the tunnel, or the default route, is refused unless -D
+# (ACCEPT_DEFAULT) said to take it; a route that is there already is left
+# as it is.  Each refusal is said, naming the item.  1 if LINE is not a
+# configuration, or leaves the device no address.
 apply_config() {
-	local w v addrs=() routes=() mtu='' r words
+	local w v addrs=() routes=() mtu='' words
 	read -ra words <<<"$1"
 	set -- "${words[@]}"
 	[[ ${1:-} == "$MAGIC" && ${2:-} == 1 ]] || { say "not a configuration: '$*'"; return 1; }
 	for w in "${@:3}"; do
 		v=${w#*=}
 		case $w in
-		addr=*)	valid_cidr "$v" && addrs+=("$v") ;;
-		route=*) valid_cidr "$v" && routes+=("$v") ;;
+		addr=*)	pushed_cidr "$v" && addrs+=("$v") ;;
+		route=*) pushed_cidr "$v" && routes+=("$v") ;;
 		mtu=*)	[[ $v =~ ^[0-9]{2,5}$ ]] && ((v >= 68 && v <= 65535)) && mtu=$v ;;
 		*=*)	true ;;		# peer=, and keys to come: ignored
 		*)	false ;;
 		esac || { say "the server's configuration has a bad item: '$w'"; return 1; }
 	done
 	((${#addrs[@]} > 0)) || { say "the server's configuration gives no address"; return 1; }
-	run ip addr flush dev "$IFACE" scope global
-	if [[ -s $STATE/pushed ]]; then
-		while read -r r; do
-			ip route del "$r" dev "$IFACE" 2>/dev/null || true
-		done <"$STATE/pushed"
-	fi
-	: >"$STATE/pushed"
-	[[ -n $MTU_GIVEN || -z $mtu ]] || run ip link set dev "$IFACE" mtu "$mtu"
+	# What client.sh found the server's name to stand for (server_addrs).
+	SERVER_ADDRS=()
+	[[ ! -s $STATE/server ]] || mapfile -t SERVER_ADDRS <"$STATE/server"
+	((${#SERVER_ADDRS[@]} > 0)) || { say "the server's address is not known"; return 1; }
+	pushed_del
+	run ip addr flush dev "$IFACE" scope global || return 1
+	[[ -n $MTU_GIVEN || -z $mtu ]] || run ip link set dev "$IFACE" mtu "$mtu" || return 1
+	PUSHED=() ROUTED=() GUARDED=()
 	for w in "${addrs[@]}"; do
-		addr_add "$IFACE" "$w"
+		! pushed_addr "$w" || PUSHED+=("$w")
 	done
-	for r in "${routes[@]}"; do
-		run ip route replace "$r" dev "$IFACE"
-		echo "$r" >>"$STATE/pushed"
+	((${#PUSHED[@]} > 0)) || { say "the server's configuration gives no address to take"; return 1; }
+	for w in "${routes[@]}"; do
+		pushed_route "$w"
 	done
-	PUSHED=("${addrs[@]}")
-	say "the server gave $IFACE ${addrs[*]}${routes[*]:+, routes ${routes[*]}}${mtu:+, MTU $mtu}"
+	say "the server gave $IFACE ${PUSHED[*]}${ROUTED[*]:+, routes ${ROUTED[*]}}${mtu:+, MTU $mtu}"
+}
+
+# pushed_cidr VALUE: an address and prefix length, each as ip reads it
+# (no leading 0: ip reads it as octal).
+pushed_cidr() {
+	[[ ${1#*/} =~ ^(0|[1-9][0-9]{0,2})$ ]] && valid_cidr "$1" && addr_bits "${1%/*}"
+}
+
+# refused ITEM WHY: say that the server's ITEM is not taken, and why.
+refused() { say "refused the server's $1: $2"; }
+
+# fam CIDR: ip's family option for CIDR (or an address).
+fam() { if [[ $1 == *:* ]]; then echo -6; else echo -4; fi; }
+
+# keeps_out ITEM CIDR: CIDR, pushed as ITEM, leaves the server's addresses
+# outside the tunnel: it covers none, or -D takes it, and each it covers
+# is routed the way it goes now.  If not, say so; 1.
+keeps_out() {
+	local s
+	for s in "${SERVER_ADDRS[@]}"; do
+		covers "$2" "$s" || continue
+		if ! ((${ACCEPT_DEFAULT:-0})); then
+			refused "$1" "it holds the server's address $s (-D takes it)"
+			return 1
+		fi
+		server_route "$s" ||
+			{ refused "$1" "the server's address $s would go into the tunnel"; return 1; }
+	done
+}
+
+# pushed_addr CIDR: the pushed address CIDR on the device, unless it is
+# the server's address or this host's, or its network is routed already
+# (not into the device), or it holds the server's address (without -D).
+pushed_addr() {
+	local a=${1%/*} s len=32 there
+	[[ $a != *:* ]] || len=128
+	for s in "${SERVER_ADDRS[@]}"; do
+		! covers "$a/$len" "$s" || { refused "addr=$1" "it is the server's address"; return 1; }
+	done
+	there=$(ip -o addr show to "$a/$len")
+	[[ -z $there ]] || { refused "addr=$1" "this host has that address already"; return 1; }
+	there=$(ip "$(fam "$a")" route show exact "$1" | grep -v " dev $IFACE " |
+	    head -1 | sed "s/ *$//")
+	[[ -z $there ]] || { refused "addr=$1" "its network is routed already ($there)"; return 1; }
+	keeps_out "addr=$1" "$1" || return 1
+	addr_add "$IFACE" "$1" || { refused "addr=$1" "ip did not add it"; return 1; }
+}
+
+# pushed_route CIDR: a route of CIDR into the device, unless there is one
+# already (it stays as it is), or it is a default route or holds the
+# server's address (without -D).  With -D, a default route goes in as its
+# two halves, which win over the default route and leave it as it was;
+# the server's address is first routed the way it goes now (OpenVPN's
+# redirect-gateway def1).
+pushed_route() {
+	local r=$1 there
+	if [[ ${r#*/} == 0 ]]; then
+		if ! ((${ACCEPT_DEFAULT:-0})); then
+			refused "route=$r" "a default route (-D takes it)"
+			return
+		fi
+		if [[ $r == *:* ]]; then
+			pushed_route ::/1
+			pushed_route 8000::/1
+		else
+			pushed_route 0.0.0.0/1
+			pushed_route 128.0.0.0/1
+		fi
+		return
+	fi
+	keeps_out "route=$r" "$r" || return 0
+	there=$(ip "$(fam "$r")" route show exact "$r" | head -1 | sed "s/ *$//")
+	[[ -z $there ]] || { refused "route=$r" "there is a route of it already ($there)"; return; }
+	run ip route add "$r" dev "$IFACE" || { refused "route=$r" "ip did not add it"; return; }
+	echo "$r dev $IFACE" >>"$STATE/pushed"
+	ROUTED+=("$r")
+}
+
+# server_route ADDR: ADDR, the server's, routed the way it goes now (a host
+# route, undone with the pushed routes), so that routes into the tunnel
+# that cover it leave the tunnel's own packets outside.  1 if it cannot be.
+server_route() {
+	local s=$1 len=32 how w=() i via=() dev=''
+	[[ $s != *:* ]] || len=128
+	[[ " ${GUARDED[*]} " != *" $s "* ]] || return 0
+	how=$(ip route get "$s" 2>/dev/null | head -1) || return 1
+	read -ra w <<<"$how"
+	[[ ${w[0]} != local ]] || return 0	# this host's: never through a route
+	for ((i = 0; i + 1 < ${#w[@]}; i++)); do
+		case ${w[i]} in
+		via)	via=(via "${w[i + 1]}") ;;
+		dev)	dev=${w[i + 1]} ;;
+		esac
+	done
+	[[ -n $dev && $dev != "$IFACE" ]] || return 1
+	if [[ -z $(ip "$(fam "$s")" route show exact "$s/$len") ]]; then
+		run ip route add "$s/$len" "${via[@]}" dev "$dev" || return 1
+		echo "$s/$len ${via[*]} dev $dev" >>"$STATE/pushed"
+	fi
+	GUARDED+=("$s")
+}
+
+# pushed_del: the routes the last configuration added, and no other, taken
+# out, newest first.  Client.sh calls it at the end as well: routes outside
+# the device do not go with it.
+pushed_del() {
+	local lines=() i r
+	[[ ! -s $STATE/pushed ]] || mapfile -t lines <"$STATE/pushed"
+	for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+		read -ra r <<<"${lines[i]}"
+		run ip route del "${r[@]}" || true
+	done
+	: >"$STATE/pushed"
+}
+
+# addr_bits ADDR: ADDR, IPv4 or IPv6 without a prefix length, as 32 or 128
+# binary digits in BITS; 1 if it is not an address.  A leading 0 in an
+# IPv4 number is refused: ip reads 030 as 24, octal.
+addr_bits() {
+	local a=${1%%\%*} g groups=() left=() right=() i d='(0|[1-9][0-9]{0,2})'
+	BITS=''
+	if [[ $a != *:* ]]; then
+		[[ $a =~ ^$d\.$d\.$d\.$d$ ]] || return 1
+		for i in 1 2 3 4; do
+			((BASH_REMATCH[i] < 256)) || return 1
+			bits "${BASH_REMATCH[i]}" 8
+		done
+		return 0
+	fi
+	if [[ $a =~ ^(.*:)$d\.$d\.$d\.$d$ ]]; then
+		printf -v a '%s%x:%x' "${BASH_REMATCH[1]}" \
+		    $((BASH_REMATCH[2] << 8 | BASH_REMATCH[3])) \
+		    $((BASH_REMATCH[4] << 8 | BASH_REMATCH[5]))
+	fi
+	if [[ $a == *::* ]]; then
+		[[ ${a#*::} != *::* ]] || return 1
+		IFS=: read -ra left <<<"${a%%::*}"
+		IFS=: read -ra right <<<"${a#*::}"
+		groups=("${left[@]}")
+		for ((i = ${#left[@]} + ${#right[@]}; i < 8; i++)); do
+			groups+=(0)
+		done
+		groups+=("${right[@]}")
+	else
+		IFS=: read -ra groups <<<"$a"
+	fi
+	((${#groups[@]} == 8)) || return 1
+	for g in "${groups[@]}"; do
+		[[ $g =~ ^[0-9a-fA-F]{1,4}$ ]] || return 1
+		bits $((16#$g)) 16
+	done
+}
+
+# bits N WIDTH: N in WIDTH binary digits, added to BITS.
+bits() {
+	local i
+	for ((i = $2 - 1; i >= 0; i--)); do
+		BITS+=$(($1 >> i & 1))
+	done
+}
+
+# covers CIDR ADDR: CIDR's network holds ADDR (an address of its family).
+covers() {
+	local net
+	addr_bits "${1%/*}" || return 1
+	net=$BITS
+	addr_bits "$2" || return 1
+	((${#net} == ${#BITS})) && [[ ${net:0:${1#*/}} == "${BITS:0:${1#*/}}" ]]
 }
 
 # why_ended STATUS WHO: what ended a session, in words: vpn's status, and

@@ -3,6 +3,12 @@
 #
 # server.sh -M 4 on gateway B (socat TCP-LISTEN, one child per client),
 # five client hosts running client.sh without -l:
+# - first, servers that lie, to one client host: a bad configuration line,
+#   or no line, costs one attempt, said, and it tries again; a default
+#   route, and routes or addresses over the server's own address or over
+#   routes the client has, are each refused and said, the rest taken;
+#   with -D, the default route goes in as two halves and the server's
+#   address is routed outside; the routes are as they were at the end;
 # - four clients get distinct addresses from 10.1.1.0/24, reach the
 #   server's tunnel address and host B, and move 20 MiB each at once;
 # - a fifth is refused, and says why; the server logs it;
@@ -18,6 +24,84 @@ need socat nc
 
 SARGS=() CARGS=(-k 1 -t 3)
 many_sites 5
+
+# Servers that lie, on ports of their own, to client host 5 (before the
+# many-client checks, which use it after): each case leaves nothing.
+
+# A line with a bad item, or bytes that are no line, is one failed attempt:
+# the client says why and tries again (it exited 1 for good before).
+bad_lines() {
+	fake_server 33981 "vpn-config 1 addr=10.8.8.7/24 mtu=abc"
+	client_on 5 c51 -p 33981 -i tun8 -k 1 -t 3
+	retries c51 "$!" "the server's configuration has a bad item: 'mtu=abc'"
+	fake_stop
+	fake_server 33982 "GET / HTTP/1.0"
+	client_on 5 c52 -p 33982 -i tun8 -k 1 -t 3
+	retries c52 "$!" "the server sent packets, not its configuration"
+	fake_stop
+	# ip reads 063 as octal 51: 198.51.100.0/24, which the client would check
+	# as 198.63.100.0/24.
+	fake_server 33983 "vpn-config 1 addr=10.8.8.7/24 route=198.063.100.0/24"
+	client_on 5 c53 -p 33983 -i tun8 -k 1 -t 3
+	retries c53 "$!" "the server's configuration has a bad item: 'route=198.063.100.0/24'"
+	fake_stop
+}
+check "a bad configuration line: said, and tried again, never the end" bad_lines
+
+# A server (or anyone on the path of plain TCP) pushes what would take
+# the client's default route, its WAN's route and the server's own address
+# into the tunnel: each is refused, in a line naming it; what is left is
+# taken.  A pushed route the client routes already (-r) stays its own
+# through the next session's clean-up, and SIGTERM leaves the routes as
+# they were.
+hostile() {
+	local c=${CLIENTS[4]} before cli
+	before=$(routes "$c")
+	HOLD=1 fake_server 33984 "vpn-config 1 addr=198.51.100.2/24 addr=198.51.100.7/24 addr=10.8.8.7/24 mtu=1400 route=0.0.0.0/0 route=::/0 route=203.0.113.16/30 route=198.51.100.0/24 route=172.20.1.0/24 route=172.21.0.0/16"
+	client_on 5 c54 -p 33984 -i tun7 -k 1 -t 3 -r 172.20.1.0/24
+	cli=$!
+	wait_for 10 configured c54 tun7 2
+	says c54 "refused the server's addr=198.51.100.2/24: it is the server's address" \
+	    "refused the server's addr=198.51.100.7/24: it holds the server's address 198.51.100.2 (-D takes it)" \
+	    "refused the server's route=0.0.0.0/0: a default route (-D takes it)" \
+	    "refused the server's route=::/0: a default route (-D takes it)" \
+	    "refused the server's route=203.0.113.16/30: there is a route of it already (203.0.113.16/30 dev wan0" \
+	    "refused the server's route=198.51.100.0/24: it holds the server's address 198.51.100.2 (-D takes it)" \
+	    "refused the server's route=172.20.1.0/24: there is a route of it already (172.20.1.0/24 dev tun7" \
+	    "the server gave tun7 10.8.8.7/24, routes 172.21.0.0/16, MTU 1400"
+	has_route "$c" -4 0.0.0.0/0 "default via 203.0.113.17 dev wan0"
+	has_route "$c" -4 172.20.1.0/24 "dev tun7"
+	has_route "$c" -4 172.21.0.0/16 "dev tun7"
+	[[ -z $(ip -n "$c" route show exact 198.51.100.0/24) ]] || fail "198.51.100.0/24 was routed"
+	stop "$cli" c54
+	fake_stop
+	same_routes "$before" "$c"
+}
+check "a hostile server's routes and addresses: refused, each said" hostile
+
+# With -D, a pushed default route goes in as two halves, and the server's
+# address is routed outside the tunnel first: the next session comes
+# through; SIGTERM takes out exactly what was added.
+redirect() {
+	local c=${CLIENTS[4]} before cli
+	before=$(routes "$c")
+	HOLD=1 fake_server 33985 "vpn-config 1 addr=198.51.100.7/24 addr=10.8.8.7/24 mtu=1400 route=0.0.0.0/0 route=::/0"
+	client_on 5 c55 -D -p 33985 -i tun7 -k 1 -t 3
+	cli=$!
+	wait_for 10 configured c55 tun7 2
+	has_route "$c" -4 198.51.100.2/32 "198.51.100.2 via 203.0.113.17 dev wan0"
+	has_route "$c" -4 0.0.0.0/0 "default via 203.0.113.17 dev wan0"
+	has_route "$c" -4 0.0.0.0/1 "dev tun7"
+	has_route "$c" -4 128.0.0.0/1 "dev tun7"
+	has_route "$c" -6 ::/1 "dev tun7"
+	has_route "$c" -6 8000::/1 "dev tun7"
+	has_route "$c" -4 198.51.100.0/24 "dev tun7 proto kernel"
+	stop "$cli" c55
+	fake_stop
+	same_routes "$before" "$c"
+}
+check "-D: a pushed default route in two halves, the server's address outside" redirect
+
 many_checks
 
 # A server with no -r pushes no route: its client is served all the same.

@@ -10,6 +10,10 @@
 # - -k gives one line of key=value pairs a tunnel, with the keys of vpn's
 #   counters, and the time since the last frame each way.
 # - Gateway B's two servers are two more lines there; -a sees all four.
+# - From state files made by hand: a tunnel not connected shows "-" for
+#   UP; a conf caught as it is written is skipped with a note, the others
+#   listed; a conf is parsed, never run; a FIFO in place of the counters
+#   does not hang it; a name's blanks and control characters are escaped.
 . "$(dirname "$0")/lib-sites.sh"
 
 STATUS=$ROOT/scripts/status.sh
@@ -97,3 +101,74 @@ example() {
 	done
 }
 check "the documented example looks as the real output" example
+
+# -- state files as status may find them: hand-made, in a VPN_RUNDIR of
+# their own, for gateway A's namespace
+
+FAKE=$TMP/fake
+fake_dir() {
+	local d
+	d=$FAKE/net-$(ip netns exec "$GWA" stat -L -c %i /proc/self/ns/net)/$1
+	mkdir -p "$d/sessions"
+	echo "$d"
+}
+fst() { ip netns exec "$GWA" env VPN_RUNDIR="$FAKE" timeout 5 "$STATUS" "$@"; }
+
+# A tunnel without a session, and a session whose "since" is "-": UP is
+# "-" (it was 20789d, the time since 1970).
+idle() {
+	local d out
+	d=$(fake_dir tun5)
+	printf 'IFACE=tun5\nTRANSPORT=nc\nSERVER=198.51.100.2\nPORT=33960\nADDRS=(10.5.5.2/24 )\nROLE=client\n' >"$d/conf"
+	d=$(fake_dir tun6)
+	printf 'IFACE=tun6\nTRANSPORT=tls\nADDRS=(10.6.6.1/24 )\nROLE=server\n' >"$d/conf"
+	printf 'pid=1\nname=bob\npeer=192.0.2.9:1\ndev=tun6-1\naddr=10.6.6.2/24\nsince=-\n' >"$d/sessions/1"
+	out=$(fst)
+	grep -qE '^tun5 +client +nc +198\.51\.100\.2:33960 +- +10\.5\.5\.2/24 +- +- +- +- +-$' <<<"$out" ||
+		fail "an idle client: $out"
+	grep -qE '^tun6-1 +server +tls +192\.0\.2\.9:1 +bob +10\.6\.6\.2/24 +- ' <<<"$out" ||
+		fail "a session not up: $out"
+	[[ $(fst -k) == *"dev=tun6-1 "*" up_s=- "* ]] || fail "-k: $(fst -k)"
+}
+check "a tunnel not connected: UP is -, not the time since 1970" idle
+
+# A conf caught as it is written is skipped, with a note, and the others
+# are listed; a conf is read, never run; a FIFO where the counters should
+# be does not hang the listing.
+torn() {
+	local d out rc=0
+	d=$(fake_dir tun7)
+	printf 'IFACE=tun7\nTRANSP' >"$d/conf"
+	d=$(fake_dir tun8)
+	# shellcheck disable=SC2016 # code, for status not to run
+	printf 'IFACE=tun8\nSTARTED=$(touch %s)\nTRANSPORT=nc\nADDRS=(10.8.8.1/24 )\nROLE=server\n' \
+	    "$TMP/ran" >"$d/conf"
+	printf 'pid=1\nname=\npeer=192.0.2.8:1\ndev=tun8-1\naddr=10.8.8.2/24\nsince=1\n' >"$d/sessions/1"
+	mkfifo "$d/sessions/1.stats"
+	out=$(fst 2>"$TMP/err") || rc=$?
+	((rc == 0)) || fail "exit $rc, want 0 (124: it hung): $out $(cat "$TMP/err")"
+	[[ $(cat "$TMP/err") == "status.sh: $FAKE/"*"/tun7/conf: not a whole description (being written?): skipped" ]] ||
+		fail "no note for the torn conf: '$(cat "$TMP/err")'"
+	grep -q '^tun5 ' <<<"$out" || fail "the others are not listed: $out"
+	grep -q '^tun8-1 ' <<<"$out" || fail "tun8-1, its counters a FIFO, is not listed: $out"
+	[[ ! -e $TMP/ran ]] || fail "a conf ran code"
+}
+check "a torn conf is skipped with a note; code in one is not run; no hang" torn
+
+# What a client wrote (a certificate's common name) is printed as one
+# field: its blanks and control characters escaped with -k, "_" and "?" in
+# the table.
+names() {
+	local d line
+	d=$(fake_dir tun9)
+	printf 'IFACE=tun9\nTRANSPORT=tls\nADDRS=(10.9.9.1/24 )\nROLE=server\n' >"$d/conf"
+	printf 'pid=1\nname=mallory addr=6.6.6.6/32 \033[2J\npeer=192.0.2.7:1\ndev=tun9-1\naddr=10.9.9.2/24\nsince=1\n' \
+	    >"$d/sessions/1"
+	line=$(fst -k | grep '^dev=tun9-1 ')
+	[[ $line == *" name=mallory\x20addr=6.6.6.6/32\x20\x1b[2J addr=10.9.9.2/24 "* ]] ||
+		fail "-k: $line"
+	[[ $(tr ' ' '\n' <<<"$line" | grep -c '^addr=') == 1 ]] || fail "-k: two addr fields: $line"
+	line=$(fst | grep '^tun9-1 ')
+	[[ $line == *" mallory_addr=6.6.6.6/32_?[2J "* ]] || fail "table: $(cat -v <<<"$line")"
+}
+check "a name with blanks and control characters: one field, escaped" names

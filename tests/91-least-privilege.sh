@@ -9,6 +9,9 @@
 # - the device belongs to nobody;
 # - SIGTERM leaves the gateways as they were.
 # - A key nobody cannot read is refused at start, naming the file.
+# - Over UDP, the client's socat and vpn run as nobody too.
+# - The client's FIFO directory and FIFOs stay root's: nobody cannot put a
+#   link where root opens one.
 . "$(dirname "$0")/lib-sites.sh"
 need socat openssl setpriv
 
@@ -104,3 +107,61 @@ unreadable() {
 		fail "a key nobody cannot read: said '$msg'"
 }
 check "a key -u's user cannot read: refused at start, naming it" unreadable
+
+# client_node NAME ARGS...: client.sh on gateway A as tun_node runs
+# server.sh, with a 0666 node of /dev/net/tun; its log $TMP/NAME.log.
+client_node() {
+	local name=$1
+	shift
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	spawn ip netns exec "$GWA" unshare -m --propagation private sh -c \
+	    'mount --bind "$1" /dev/net/tun && shift && exec "$@"' - "$TMP/tun" \
+	    env --default-signal=INT VPN="$VPN" TMPDIR="$TMP/run" VPN_RUNDIR="$TMP/rundir" \
+	    "$CLIENT_SH" "$@" 2>"$TMP/$name.log"
+	SCRIPTS+=("$!")
+}
+
+# client.sh -T udp -u nobody: socat and vpn run as nobody, and vpn's
+# counters' file is nobody's own in a directory that stays root's (vpn
+# could not open it, and the client never came up).
+udp_client() {
+	local srv cli bad d
+	server srv-udp0 -T udp -r 172.16.1.0/24
+	srv=$!
+	wait_for 5 listening "$GWB" 33960 u
+	client_node cli-udpu -u nobody -T udp -s 198.51.100.2 -l 10.1.1.2/24 -r 172.20.1.0/24
+	cli=$!
+	up_both
+	bad=$(as_root "$GWA")
+	[[ -z $bad ]] || fail "udp: in $GWA, run as root: $bad"
+	[[ $(stat -c %U "/proc/$(pid_of "$GWA" "$VPN")") == nobody ]] ||
+		fail "udp: the client's vpn does not run as nobody"
+	d=$TMP/rundir/net-$(ip netns exec "$GWA" stat -L -c %i /proc/self/ns/net)/tun0/sessions
+	[[ $(stat -c %U "$d") == root ]] || fail "udp: $d is not root's"
+	stop "$cli" cli-udpu
+	stop "$srv" srv-udp0
+	same_as "$a0" "$GWA" "udp: client.sh -u nobody"
+	same_as "$b0" "$GWB" "udp: server.sh"
+}
+check "over UDP: the client's vpn and socat run as nobody" udp_client
+
+# The FIFO directory of client.sh -u stays root's, and so do its FIFOs:
+# nobody cannot put a link where root opens one (it owned them, and root
+# truncated and wrote what such a link named on every attempt).
+fifo_dir() {
+	local d cli
+	echo precious >"$TMP/victim"
+	client cli-dir -u nobody -s 198.51.100.2 -p 33999 -l 10.1.1.2/24 -k 1 -t 3
+	cli=$!
+	wait_for 5 said cli-dir "connecting to"
+	d=$(find "$TMP/run" -mindepth 1 -maxdepth 1 -name 'vpn-tun0.*')
+	[[ -n $d && $(stat -c '%U %a' "$d") == "root 700" ]] ||
+		fail "the FIFO directory '$d' is $(stat -c '%U %a' "$d"), want root 700"
+	[[ -z $(find "$d" ! -user root) ]] || fail "not root's: $(find "$d" ! -user root)"
+	! setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	    ln -sf "$TMP/victim" "$d/err" 2>/dev/null || fail "nobody put a link in $d"
+	wait_for 5 attempts cli-dir 2
+	stop "$cli" cli-dir
+	[[ $(cat "$TMP/victim") == precious ]] || fail "the victim file now holds '$(cat "$TMP/victim")'"
+}
+check "client.sh -u: its FIFO directory stays root's" fifo_dir

@@ -51,6 +51,77 @@ tun_addr() {
 
 has_addr() { [[ -n $(tun_addr "$@") ]]; }
 
+# -- servers that lie: what a client.sh without -l must survive
+
+# fake_server PORT LINE [udp]: on gateway B, a server that answers each
+# client with LINE (over UDP, after the client's first datagram), then
+# holds the connection HOLD s (default 5) and says nothing more.  It runs
+# in a process group of its own, FAKE, which fake_stop ends.
+fake_server() {
+	local port=$1 line=$2 proto=${3:-tcp} listen=(TCP-LISTEN EXEC:"$TMP/fake.sh")
+	cat >"$TMP/fake.sh" <<'EOS'
+#!/bin/sh
+[ "${1:-}" != udp ] || dd bs=2048 count=1 status=none >/dev/null
+printf '%s\n' "$LINE"
+exec sleep "$HOLD"
+EOS
+	chmod +x "$TMP/fake.sh"
+	# shellcheck disable=SC2054 # ",nofork" is socat's, in one argument
+	[[ $proto != udp ]] || listen=(UDP-LISTEN EXEC:"$TMP/fake.sh udp",nofork)
+	spawn ip netns exec "$GWB" env LINE="$line" HOLD="${HOLD:-5}" setsid \
+	    socat "${listen[0]}:$port,reuseaddr,fork" "${listen[1]}" 2>>"$TMP/fake.log"
+	FAKE=$!
+	wait_for 5 listening "$GWB" "$port" "${proto:0:1}"
+}
+
+# fake_stop: the fake server and the children it forked, ended.
+fake_stop() {
+	kill -- -"$FAKE" 2>/dev/null || true
+	# shellcheck disable=SC2317 # called by wait_for
+	group_gone() { ! kill -0 -- -"$FAKE" 2>/dev/null; }
+	wait_for 5 group_gone
+}
+
+# retries NAME PID WHY: client NAME (PID) said WHY and tried again, more
+# than once, and runs; then SIGTERM ends it as ever.
+retries() {
+	wait_for 8 attempts "$1" 2
+	said "$1" "$3" || fail "$1 did not say '$3': $(grep -v '^\[#' "$TMP/$1.log" | tail -4)"
+	! said "$1" "giving up" || fail "$1 gave up: $(grep -v '^\[#' "$TMP/$1.log" | tail -4)"
+	kill -0 "$2" 2>/dev/null || fail "$1 exited: $(grep -v '^\[#' "$TMP/$1.log" | tail -4)"
+	stop "$2" "$1"
+}
+
+# configured NAME DEV N: client NAME took N configurations for DEV.
+configured() { (($(grep -c "the server gave $2 " "$TMP/$1.log") >= $3)); }
+
+# routes NS: the routes of both families in NS, for before/after diffs.
+routes() {
+	ip -n "$1" route
+	ip -n "$1" -6 route | grep -v '^fe80::/64 \|^multicast \|^ff00::/8 ' || true
+}
+
+# same_routes BEFORE NS: NS's routes are as in BEFORE (routes's output).
+same_routes() {
+	[[ $(routes "$2") == "$1" ]] ||
+		fail "routes of $2: $(diff <(echo "$1") <(routes "$2") | grep '^[<>]' | tr '\n' ' ')"
+}
+
+# has_route NS FAMILY CIDR TEXT: NS's route of CIDR reads TEXT.
+has_route() {
+	local got
+	got=$(ip -n "$1" "$2" route show exact "$3")
+	[[ $got == *"$4"* ]] || fail "route $3 in $1: '$got', want '$4'"
+}
+
+# says NAME TEXT...: client NAME said each TEXT.
+says() {
+	local t
+	for t in "${@:2}"; do
+		said "$1" "$t" || fail "$1 did not say '$t': $(grep -v '^\[#' "$TMP/$1.log" | tail -8)"
+	done
+}
+
 # session_devs: the session devices on gateway B.
 session_devs() {
 	ip -n "$GWB" -o link show | grep -o ' tun0-[0-9]*' | tr -d ' ' | sort || true

@@ -68,6 +68,9 @@ client() {
 # said NAME TEXT: the script's log holds TEXT (a fixed string).
 said() { grep -qF -- "$2" "$TMP/$1.log"; }
 
+# attempts NAME N: client NAME has failed N attempts and tries again.
+attempts() { (($(grep -c 'trying again in' "$TMP/$1.log") >= $2)); }
+
 # reach NS ADDR: one ping from NS to ADDR is answered.
 reach() { ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
 
