@@ -161,34 +161,105 @@ ident_slot_of() {
 
 # -- leases
 
-# lease_pid FILE: the process holding the lease.
-lease_pid() { sed -n 's/^pid=//p' "$1"; }
+# A lease file holds key=value lines: pid and start, the session.sh that
+# holds the slot; name, peer, dev, addr, since, what vpn-status shows; and,
+# once it runs, vpn and vpn_start, the session's vpn.  Only root writes
+# them (STATE/sessions is root's), and a PID read from one is still
+# signalled only once proc_is has found it to be the process named.
 
-# live_leases STATE: the slots held by a process still running.
+# lease_key FILE KEY: KEY's value in the lease FILE.
+lease_key() { sed -n "s/^$2=//p" "$1" 2>/dev/null | head -1; }
+
+# proc_start PID: when process PID started (clock ticks since boot, field
+# 22 of /proc/PID/stat), or nothing if there is none.  A PID is reused; a
+# PID and its start time name one process for good.
+proc_start() {
+	local stat f
+	[[ $1 =~ ^[1-9][0-9]{0,9}$ ]] || return 0
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }	# after the name, which may hold anything
+	read -ra f <<<"$stat"
+	echo "${f[19]:-}"
+}
+
+# proc_is PID START [ARG]: PID is the process that started at START and,
+# if ARG is given, has ARG among its arguments.
+proc_is() {
+	[[ -n $2 && $(proc_start "$1") == "$2" ]] || return 1
+	[[ -z ${3:-} ]] || tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF -- "$3"
+}
+
+# lease_live FILE: the session.sh that wrote the lease FILE still runs.
+lease_live() {
+	proc_is "$(lease_key "$1" pid)" "$(lease_key "$1" start)" "$STATE"
+}
+
+# lease_stop FILE: SIGTERM to the session.sh of the lease FILE, if it runs.
+lease_stop() {
+	! lease_live "$1" || kill "$(lease_key "$1" pid)" 2>/dev/null || true
+}
+
+# is_lease FILE: FILE is the lease of a slot (not its .stats, nor the
+# files of a server without -M).
+is_lease() { [[ -f $1 && ${1##*/} =~ ^[1-9][0-9]*$ ]]; }
+
+# live_leases STATE: the slots held by a session.sh still running.
 live_leases() {
-	local f pid
+	local f
 	for f in "$1"/sessions/*; do
-		[[ -e $f ]] || continue
-		pid=$(lease_pid "$f")
-		[[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null || echo "${f##*/}"
+		! is_lease "$f" || ! lease_live "$f" || echo "${f##*/}"
 	done
 }
 
-# purge_lease STATE FILE: what a session that was killed left: its device
-# (its addresses and routes go with it), its rules, its lease.
+# purge_lease STATE FILE: what a session that died without its clean-up
+# (SIGKILL) left: its vpn, if it still runs (the lease names it), its
+# device (its addresses and routes go with it), its rules, its lease.
+# Never fails: a slot must not stay blocked by what cannot be cleared.
 purge_lease() {
-	local n=${2##*/} cmd rule
+	local n=${2##*/} prefix pid
 	# shellcheck disable=SC1091 # the instance's own configuration
-	IFACE=$(. "$1/conf" && echo "$IFACE")
-	! ip link show dev "$IFACE-$n" >/dev/null 2>&1 ||
-		ip link del dev "$IFACE-$n" 2>/dev/null || true
+	prefix=$(. "$1/conf" && echo "$IFACE")
+	pid=$(lease_key "$2" vpn)
+	if proc_is "$pid" "$(lease_key "$2" vpn_start)" "$2.stats"; then
+		say "session $n: its session.sh is gone; ending its vpn (pid $pid)"
+		kill "$pid" 2>/dev/null || true
+	fi
+	if ip link show dev "$prefix-$n" >/dev/null 2>&1; then
+		run ip link del dev "$prefix-$n" || true
+	fi
+	rules_gone "vpn:$prefix-$n" raw
+	rm -f "$2" "$2.stats"
+}
+
+# rules_gone TAG TABLE...: delete every rule tagged TAG (exactly) from the
+# TABLEs, IPv4 and IPv6.
+rules_gone() {
+	local tag=$1 cmd table rule
+	shift
 	for cmd in iptables ip6tables; do
-		command -v "$cmd" >/dev/null || continue
-		"$cmd-save" -t raw 2>/dev/null | grep -- "--comment \"\?vpn:$IFACE-$n\"\? " |
-		    sed 's/^-A /-D /; s/"//g' | while read -r rule; do
-			# shellcheck disable=SC2086 # the rule's words, as saved
-			"$cmd" -w -t raw $rule 2>/dev/null || true
+		command -v "$cmd-save" >/dev/null || continue
+		for table in "$@"; do
+			while read -r rule; do
+				# shellcheck disable=SC2086 # the rule's words, as saved
+				run "$cmd" -w -t "$table" $rule || true
+			done < <("$cmd-save" -t "$table" 2>/dev/null | tagged_rules "$tag" || true)
 		done
 	done
-	rm -f "$2" "$2.stats"
+}
+
+# tagged_rules TAG: of iptables-save's lines on stdin, the rules tagged
+# TAG, as the arguments that delete them.
+tagged_rules() {
+	awk -v tag="$1" '$1 == "-A" {
+		for (i = 2; i < NF; i++) {
+			c = $(i + 1)
+			gsub(/"/, "", c)
+			if ($i == "--comment" && c == tag) {
+				$1 = "-D"
+				gsub(/"/, "")
+				print
+				next
+			}
+		}
+	}'
 }

@@ -320,22 +320,36 @@ wait_listening() {
 # end_sessions: SIGTERM to every session (each undoes its own changes),
 # and wait for them, at most 10 s; then whatever a killed one left.
 end_sessions() {
-	local f i lock
+	local lock
 	exec {lock}>"$STATE/lock"	# no session starts from here on
 	flock "$lock"
 	: >"$STATE/stopping"
 	exec {lock}>&-
+	sessions_end 100
+}
+
+# sessions_end TENTHS: SIGTERM to each session of STATE that still runs
+# (a PID from a lease is signalled only if it is that session's), wait
+# for them, at most TENTHS tenths of a second; then purge each lease.
+sessions_end() {
+	local f i
 	for f in "$STATE"/sessions/*; do
-		[[ -e $f ]] || continue
-		lease_pid "$f" | xargs -r kill 2>/dev/null || true
+		[[ $f == *.stats || $f == *.lock ]] || lease_stop "$f"
 	done
-	for ((i = 0; i < 100; i++)); do
-		[[ -z $(live_leases "$STATE") ]] && break
+	for ((i = 0; i < $1; i++)); do
+		[[ -n $(sessions_live) ]] || break
 		sleep 0.1
 	done
 	for f in "$STATE"/sessions/*; do
-		[[ -e $f && ${f##*/} != *.* ]] || continue	# not .stats, .lock
-		purge_lease "$STATE" "$f"
+		! is_lease "$f" || purge_lease "$STATE" "$f"
+	done
+}
+
+# sessions_live: the session files of STATE whose session still runs.
+sessions_live() {
+	local f
+	for f in "$STATE"/sessions/*; do
+		[[ $f == *.stats || $f == *.lock || ! -f $f ]] || ! lease_live "$f" || echo "$f"
 	done
 }
 

@@ -48,7 +48,7 @@ peer_name() {
 # the first that no one holds and -A keeps for no one.  Refused, with a
 # line, when MAX sessions are up.
 lease() {
-	local lock live n reserved=' ' name a _ old
+	local lock live n reserved=' ' name a _ file
 	exec {lock}>"$STATE/lock"
 	flock "$lock"
 	if [[ -e $STATE/stopping ]]; then
@@ -65,9 +65,8 @@ lease() {
 		done <"$IDENTITIES"
 	fi
 	if [[ -n $SLOT && $live == *" $SLOT "* ]]; then
-		old=$(lease_pid "$STATE/sessions/$SLOT")
-		say "$PEER: ends its own older session $SLOT (pid $old)"
-		kill "$old" 2>/dev/null || true
+		say "$PEER: ends its own older session $SLOT (pid $(lease_key "$STATE/sessions/$SLOT" pid))"
+		lease_stop "$STATE/sessions/$SLOT"
 		for ((n = 0; n < 100; n++)); do
 			live=" $(live_leases "$STATE" | tr '\n' ' ')"
 			[[ $live == *" $SLOT "* ]] || break
@@ -83,11 +82,16 @@ lease() {
 		[[ $live == *" $n "* || $reserved == *" $n "* ]] || SLOT=$n
 	done
 	[[ -n $SLOT ]] || { exec {lock}>&-; refuse "no address is free"; }
-	[[ ! -e $STATE/sessions/$SLOT ]] || purge_lease "$STATE" "$STATE/sessions/$SLOT"
-	printf 'pid=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' "$$" \
-	    "$NAME" "${PEER%% (*}" "$IFACE-$SLOT" "$(slot_addrs "$SLOT")" \
-	    "$(date +%s)" >"$STATE/sessions/$SLOT"
-	undo rm -f "$STATE/sessions/$SLOT"
+	file=$STATE/sessions/$SLOT
+	# What a session of this slot that died without its clean-up left
+	# (not the last command of a list: set -e holds inside it).
+	if [[ -e $file ]]; then
+		purge_lease "$STATE" "$file"
+	fi
+	undo rm -f "$file"
+	printf 'pid=%s\nstart=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' \
+	    "$$" "$(proc_start "$$")" "$NAME" "${PEER%% (*}" "$IFACE-$SLOT" \
+	    "$(slot_addrs "$SLOT")" "$(date +%s)" >"$file"
 	exec {lock}>&-
 }
 
@@ -171,15 +175,18 @@ push_udp() {
 	die "$PEER: no answer to the configuration after $PUSH_TRIES tries"
 }
 
-# run_vpn DEV STATS: vpn on DEV, on our stdin and stdout, its counters in
-# the file STATS, until it ends; say why.
+# run_vpn DEV STATS [LEASE]: vpn on DEV, on our stdin and stdout, its
+# counters in the file STATS, until it ends; say why.  Its PID goes into
+# LEASE, if given, so that a purge of the lease can end it.
 run_vpn() {
-	local rc=0
+	local rc=0 pid
 	vpn_args "$1" "$2"
 	undo rm -f "$2"
 	"${VPN_ARGS[@]}" <&0 &		# explicit: a job's stdin is /dev/null
-	CHILDREN=("$!")
-	wait "$!" || rc=$?
+	pid=$!
+	CHILDREN=("$pid")
+	[[ -z ${3:-} ]] || printf 'vpn=%s\nvpn_start=%s\n' "$pid" "$(proc_start "$pid")" >>"$3"
+	wait "$pid" || rc=$?
 	CHILDREN=()
 	say "$PEER: session on $1 ended: $(why_ended "$rc" vpn)"
 }
@@ -195,7 +202,7 @@ serve_many() {
 	fi
 	SAID=1
 	say "$PEER: session up on $IFACE-$SLOT as $(config_line | grep -o 'addr=[^ ]*' | sed 's/addr=//' | tr '\n' ' ' | sed 's/ $//')"
-	run_vpn "$IFACE-$SLOT" "$STATE/sessions/$SLOT.stats"
+	run_vpn "$IFACE-$SLOT" "$STATE/sessions/$SLOT.stats" "$STATE/sessions/$SLOT"
 }
 
 # serve_one: a server without -M: the client gets IFACE, unless another
@@ -204,9 +211,9 @@ serve_one() {
 	local lock
 	exec {lock}>"$STATE/sessions/one.lock"
 	flock -n "$lock" || die "$PEER: refused: a client is connected already"
-	printf 'pid=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' "$$" \
-	    "$NAME" "${PEER%% (*}" "$IFACE" "${ADDRS[*]}" "$(date +%s)" \
-	    >"$STATE/sessions/one"
+	printf 'pid=%s\nstart=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' "$$" \
+	    "$(proc_start "$$")" "$NAME" "${PEER%% (*}" "$IFACE" "${ADDRS[*]}" \
+	    "$(date +%s)" >"$STATE/sessions/one"
 	undo rm -f "$STATE/sessions/one"
 	say "$PEER: session up on $IFACE"
 	run_vpn "$IFACE" "$STATE/sessions/one.stats"

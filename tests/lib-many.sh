@@ -318,3 +318,36 @@ many_checks() {
 	! declare -F many_extra >/dev/null || many_extra
 	check "SIGTERM with four sessions up: gateway B as it was" all_stopped
 }
+
+# -- raw clients, from the last client host, for what client.sh would
+# hide: what the server answers, and what it leaves.
+
+# first_line PORT: the first line a many-client server on gateway B
+# sends a new TCP client on PORT (the server's -k should be short: the
+# connection ends at the next keepalive after it).
+first_line() {
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	timeout 10 ip netns exec "${CLIENTS[-1]}" sh -c 'sleep 5 | nc 198.51.100.2 "$1"' - "$1" |
+	    head -n 1 || true
+}
+
+# holder PORT: a TCP client that takes a session on PORT and keeps it,
+# silent, for the server's -t (30 s by default) or until the test ends.
+holder() {
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	spawn ip netns exec "${CLIENTS[-1]}" sh -c 'sleep 60 | nc 198.51.100.2 "$1" >/dev/null' - "$1"
+}
+
+# session_pid DEV: the session.sh serving DEV on gateway B (its lease
+# names it).
+session_pid() {
+	sed -n 's/^pid=//p' "$(grep -lx "dev=$1" "$TMP"/rundir/*/*/sessions/* 2>/dev/null | head -n 1)"
+}
+
+# vpn_of PID: the vpn that the session.sh PID runs.
+vpn_of() {
+	local pid
+	for pid in $(ps -o pid= --ppid "$1"); do
+		[[ $(readlink "/proc/$pid/exe") != "$VPN" ]] || echo "$pid"
+	done
+}
