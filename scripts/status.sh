@@ -178,7 +178,7 @@ row() {
 		line+=" up_s=$up last_rx_s=$last_rx last_tx_s=$last_tx"
 		for k in rx_packets rx_bytes rx_dropped rx_invalid tx_packets \
 		    tx_bytes tx_dropped tx_invalid keepalives_rx keepalives_tx; do
-			line+=" $k=$(escaped "${st[$k]:-}")"
+			line+=" $k=$(escaped "${st[$k]:--}")"
 		done
 		echo "$line"
 	else
