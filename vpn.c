@@ -45,14 +45,13 @@
 #include <unistd.h>
 
 #include "offload.h"
+#include "vpn.h"
 
 #ifndef VERSION
 #define VERSION		"unknown"
 #endif
 
 #define TUN_PATH	"/dev/net/tun"
-#define FRAME_HDR	2		/* length prefix, network byte order */
-#define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
 /* Room for a maximal frame, and a byte more to see a longer packet. */
 #define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
@@ -79,73 +78,6 @@
 #define SECS_MAX	86400		/* a day; longer timers are a typo */
 
 enum { P_TUN, P_IN, P_OUT, P_N };	/* fixed poll slots */
-
-struct buf {
-	uint8_t		*p;
-	size_t		 off;		/* first byte held */
-	size_t		 len;		/* bytes held, from p[off] */
-	size_t		 cap;
-};
-
-/*
- * What the counters say, each one thing; stats_print() names them as the
- * man page does.  rx is from the peer to the device, tx from the device
- * to the peer, counted once stdout has taken the whole packet.
- */
-struct stats {
-	unsigned long long rx_packets, rx_bytes;	/* given to the device */
-	unsigned long long rx_dropped;	/* refused by the device */
-	unsigned long long rx_invalid;	/* not a packet: a bad datagram */
-	unsigned long long tx_packets, tx_bytes;	/* taken by stdout */
-	unsigned long long tx_dropped;	/* refused by the socket, or no room */
-	unsigned long long tx_invalid;	/* not a packet, from the device */
-	unsigned long long keepalives_rx, keepalives_tx;
-	unsigned long long socket_errors;	/* ICMP's, on a datagram socket */
-};
-
-struct vpn {
-	int		 tun;
-	const char	*name;		/* -i, as asked for */
-	char		 ifname[IFNAMSIZ];	/* as the kernel made it */
-	const char	*user;		/* -u */
-	int		 tap;		/* -a: Ethernet frames, not IP */
-	int		 vnet;		/* TUN: packets behind virtio_net_hdr */
-	int		 offload;	/* and TCP super-packets from tun */
-	int		 whole;		/* -W: sent whole on a stream */
-	int		 ctl;		/* a socket, to ask the device's MTU */
-	size_t		 mtu;		/* the device's, for segment sizes */
-	long long	 mtu_ms;	/* when mtu was read */
-	int		 dgram;		/* -D: a packet per read and write */
-	int		 dgram_eof;	/* empty read: EOF, not keepalive */
-	int		 gso;		/* -D: stdout sends runs of datagrams */
-	long long	 gso_retry_ms;	/* refused: none until then */
-	int		 gro;		/* -D: stdin reads runs of datagrams */
-	int		 pmtu_said;	/* -D: told that the path is too narrow */
-	int		 cut;		/* cut super-packets to the MTU */
-	uint8_t		*aside;		/* cut: a packet from the device */
-	size_t		*seg_len;	/* cut: its segments' lengths */
-	int		 verbose;
-	const char	*status;	/* -s: a file for the counters */
-	int		 status_fd;
-	long long	 status_ms;	/* when it was written */
-	struct stats	 st_said;	/* what it says */
-	long long	 wall_ms;	/* CLOCK_REALTIME when now_ms was 0... */
-	int		 peer_up;	/* a frame has come from the peer */
-	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
-	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
-	int		 eof;		/* stdin ended; give the frames held */
-	struct buf	 in;		/* stdin bytes not yet given to tun */
-	struct buf	 out;		/* frames not yet taken by stdout */
-	size_t		 out_left;	/* bytes of out's first frame unsent */
-	size_t		 out_plen;	/* and the length of its packet */
-	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
-	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
-	long long	 last_tx_ms;	/* last frame queued for stdout */
-	long long	 last_rx_ms;	/* last byte read from stdin */
-	long long	 keepalive_ms;	/* -k, 0 for off */
-	long long	 silent_ms;	/* -t, 0 for off */
-	struct stats	 st;
-};
 
 static volatile sig_atomic_t	 quit, dump;
 static int			 fl_saved[] = { -1, -1 };	/* fd 0, 1 */
@@ -233,13 +165,6 @@ buf_init(struct buf *b, size_t cap)
 	b->cap = cap;
 }
 
-/* Free bytes after the data in ${b}. */
-static size_t
-buf_room(const struct buf *b)
-{
-	return b->cap - b->off - b->len;
-}
-
 /*
  * buf_compact(b, want): if fewer than ${want} bytes are free after the
  * data in ${b}, move the data to the front: rarely, since ${want} is a
@@ -255,19 +180,6 @@ buf_compact(struct buf *b, size_t want)
 		memmove(b->p, b->p + b->off, b->len);
 		b->off = 0;
 	}
-}
-
-static uint8_t *
-buf_tail(const struct buf *b)
-{
-	return b->p + b->off + b->len;
-}
-
-static void
-buf_consume(struct buf *b, size_t n)
-{
-	b->off += n;
-	b->len -= n;
 }
 
 /* -- frames */
