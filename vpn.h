@@ -13,8 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct iovec;
+
 #define FRAME_HDR	2		/* length prefix, network byte order */
 #define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
+#define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
+#define JOIN_MAX	64		/* segments offered to one join */
 
 struct buf {
 	uint8_t		*p;
@@ -104,5 +108,33 @@ buf_consume(struct buf *b, size_t n)
 	b->off += n;
 	b->len -= n;
 }
+
+/* vpn.c: the frame format and the device, which dgram.c uses too. */
+
+/* Why a packet may not go to the device, or NULL if it may. */
+const char	*frame_error(const uint8_t *pkt, size_t have, size_t len,
+		    int tap);
+/* The bytes of the first frame in p, if all there; else 0. */
+size_t		 frame_next(const uint8_t *p, size_t len, size_t *plen);
+/* One packet to the device; 0 if it cannot take it now. */
+int		 tun_write(struct vpn *v, uint8_t *pkt, size_t len);
+/* Segments of one TCP stream joined for the device; took says how many. */
+int		 tun_join(struct vpn *v, const struct iovec *seg, size_t n,
+		    size_t *took);
+/* Something came from the peer (for -t and -v). */
+void		 peer_heard(struct vpn *v);
+
+/* dgram.c: the datagram transport, which the loop and main() call. */
+
+/* Is stdin a socket that keeps message boundaries (-D implied)? */
+int		 stdin_is_dgram(int *eof_on_empty);
+/* Socket buffers, UDP_SEGMENT and UDP_GRO, before privileges go. */
+void		 dgram_setup(struct vpn *v);
+/* Read datagrams from stdin, each to the device; at EOF, set v->eof. */
+void		 stdin_read_dgram(struct vpn *v);
+/* Write out's frames to stdout as datagrams; 0 if stdout is full. */
+int		 stdout_flush_dgram(struct vpn *v);
+/* Count a soft socket error (ICMP's) and go on; 0 if not soft. */
+int		 dgram_error(struct vpn *v, int e, const char *what);
 
 #endif

@@ -42,7 +42,7 @@ check "a running vpn is filtered, and carries packets" on
 
 bites() {
 	local rc how
-	cc -D_GNU_SOURCE -O1 -o "$TMP/probe" "$ROOT/tests/seccomp-probe.c" "$ROOT/offload.c" 2>"$TMP/cc.log" ||
+	cc -D_GNU_SOURCE -O1 -o "$TMP/probe" "$ROOT/tests/seccomp-probe.c" "$ROOT/dgram.c" "$ROOT/offload.c" 2>"$TMP/cc.log" ||
 		fail "cc: $(head -3 "$TMP/cc.log")"
 	[[ $("$TMP/probe" write) == ok ]] || fail "the filter does not let write through"
 	for how in socket open ioctl mmap-exec; do
