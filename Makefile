@@ -27,7 +27,7 @@ ASAN_TESTS = $(filter-out tests/47-% tests/51-% tests/54-%,\
 
 all: vpn
 
-SRCS	 = vpn.c dgram.c offload.c
+SRCS	 = vpn.c dgram.c sandbox.c offload.c
 HDRS	 = vpn.h offload.h
 
 vpn: $(SRCS) $(HDRS)
@@ -36,8 +36,8 @@ vpn: $(SRCS) $(HDRS)
 vpn-asan: $(SRCS) $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -o $@ $(SRCS)
 
-# libFuzzer targets, each including vpn.c, dgram.c and offload.c: frames,
-# and offloads.
+# libFuzzer targets, each including the program's sources: frames, and
+# offloads.
 FUZZERS	 = tests/fuzz-frame tests/fuzz-offload
 
 $(FUZZERS): %: %.c tests/fuzz.h $(SRCS) $(HDRS)

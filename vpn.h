@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct iovec;
+struct passwd;
 
 #define FRAME_HDR	2		/* length prefix, network byte order */
 #define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
@@ -136,5 +137,14 @@ void		 stdin_read_dgram(struct vpn *v);
 int		 stdout_flush_dgram(struct vpn *v);
 /* Count a soft socket error (ICMP's) and go on; 0 if not soft. */
 int		 dgram_error(struct vpn *v, int e, const char *what);
+
+/* sandbox.c: what vpn gives up once set up, which main() calls. */
+
+/* -u's user, looked up before anything changes; exits if there is none. */
+struct passwd	*user_lookup(const char *user);
+/* Become that user, for good. */
+void		 privdrop(const struct passwd *pw);
+/* From here on, only the system calls the loop makes. */
+void		 seccomp_install(void);
 
 #endif

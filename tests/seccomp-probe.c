@@ -2,16 +2,17 @@
 /*
  * tests/seccomp-probe.c - vpn's system call filter, tried (tests/54).
  *
- * vpn.c is included whole, as the fuzzers do; after seccomp_install(),
- * argv[1] says what to call: "write" is allowed (prints "ok"); "socket",
- * "open", "ioctl" (TUNSETIFF) and "mmap-exec" are not, and the kernel
- * kills the process (SIGSYS) before any of them returns.
+ * sandbox.c is included whole, as the fuzzers include vpn.c; after
+ * seccomp_install(), argv[1] says what to call: "write" is allowed (prints
+ * "ok"); "socket", "open", "ioctl" (TUNSETIFF) and "mmap-exec" are not,
+ * and the kernel kills the process (SIGSYS) before any of them returns.
  */
 
-#define main vpn_main
-int	vpn_main(int, char *[]);
-#include "../vpn.c"
-#undef main
+#include <sys/socket.h>
+
+#include <fcntl.h>
+
+#include "../sandbox.c"
 
 int
 main(int argc, char *argv[])
