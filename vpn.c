@@ -6,6 +6,9 @@
  * network order, then the packet.  Length 0 is a keepalive.  On a datagram
  * socket (or with -D) each datagram is one packet, with no prefix.  The wire
  * format is specified in docs/protocol.md; this file is the reference.
+ *
+ * dgram.c carries datagrams, sandbox.c gives up root and system calls
+ * once set up, and offload.c cuts and joins TCP super-packets.
  */
 
 #include <sys/ioctl.h>
