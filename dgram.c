@@ -236,7 +236,7 @@ gro_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg)
 
 /* Read datagrams, give each to the device; at EOF, set v->eof. */
 void
-stdin_read_dgram(struct vpn *v)
+dgram_read(struct vpn *v)
 {
 	ssize_t n;
 	size_t seg;
@@ -346,7 +346,7 @@ dgram_send(struct iovec *iov, size_t k)
  * the first time.
  */
 int
-stdout_flush_dgram(struct vpn *v)
+dgram_flush(struct vpn *v)
 {
 	struct iovec iov[UDP_SEGS_MAX];
 	size_t k, bytes;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * sandbox.c - what vpn gives up once the device is open: root, for -u's
- * user (privdrop), and every system call the loop does not make (a
+ * user (sandbox_drop), and every system call the loop does not make (a
  * seccomp filter).  docs/security.md says what is left to a peer who found
  * a way to run code in vpn; tests/46 and tests/54 check both.
  */
@@ -46,7 +46,7 @@ user_lookup(const char *user)
 }
 
 void
-privdrop(const struct passwd *pw)
+sandbox_drop(const struct passwd *pw)
 {
 	const char *user = pw->pw_name;
 
@@ -75,7 +75,7 @@ privdrop(const struct passwd *pw)
 			SC_RET(ALLOW)
 
 /*
- * seccomp_install(): from here on, the kernel kills us at any system call
+ * sandbox_enter(): from here on, the kernel kills us at any system call
  * but those the loop makes, and at the end: a peer who found a way to run
  * code in us can still read and write our descriptors (the device, the
  * stream, the counters file) and no more: no file to open, no socket to
@@ -84,7 +84,7 @@ privdrop(const struct passwd *pw)
  * runtime makes calls of its own), nothing changes.
  */
 void
-seccomp_install(void)
+sandbox_enter(void)
 {
 #if defined(SC_ARCH) && !defined(__SANITIZE_ADDRESS__)
 	const char *preload = getenv("LD_PRELOAD");

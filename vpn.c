@@ -523,7 +523,7 @@ stdin_read(struct vpn *v)
 	ssize_t n;
 
 	if (v->dgram) {
-		stdin_read_dgram(v);
+		dgram_read(v);
 		return;
 	}
 	room = buf_room(&v->in);
@@ -694,7 +694,7 @@ stdout_flush(struct vpn *v)
 	ssize_t n;
 
 	if (v->dgram)
-		return stdout_flush_dgram(v);
+		return dgram_flush(v);
 	while (v->out.len > 0) {
 		n = write(STDOUT_FILENO, v->out.p + v->out.off, v->out.len);
 		if (n == -1) {
@@ -1124,7 +1124,7 @@ main(int argc, char *argv[])
 			err(1, "socket");
 	}
 	if (pw)
-		privdrop(pw);
+		sandbox_drop(pw);
 	if (v.verbose)
 		warnx("%s: %s device, %s mode%s%s%s%s", v.ifname, v.tap ?
 		    "TAP" : "TUN", v.dgram ? "datagram" : "stream",
@@ -1143,7 +1143,7 @@ main(int argc, char *argv[])
 	if (!v.dgram)
 		tcp_nodelay(STDOUT_FILENO);
 	signals_block(&waitmask);
-	seccomp_install();
+	sandbox_enter();
 
 	loop(&v, &waitmask);
 	status_write(&v, 1);

@@ -132,9 +132,9 @@ int		 stdin_is_dgram(int *eof_on_empty);
 /* Socket buffers, UDP_SEGMENT and UDP_GRO, before privileges go. */
 void		 dgram_setup(struct vpn *v);
 /* Read datagrams from stdin, each to the device; at EOF, set v->eof. */
-void		 stdin_read_dgram(struct vpn *v);
+void		 dgram_read(struct vpn *v);
 /* Write out's frames to stdout as datagrams; 0 if stdout is full. */
-int		 stdout_flush_dgram(struct vpn *v);
+int		 dgram_flush(struct vpn *v);
 /* Count a soft socket error (ICMP's) and go on; 0 if not soft. */
 int		 dgram_error(struct vpn *v, int e, const char *what);
 
@@ -143,8 +143,8 @@ int		 dgram_error(struct vpn *v, int e, const char *what);
 /* -u's user, looked up before anything changes; exits if there is none. */
 struct passwd	*user_lookup(const char *user);
 /* Become that user, for good. */
-void		 privdrop(const struct passwd *pw);
+void		 sandbox_drop(const struct passwd *pw);
 /* From here on, only the system calls the loop makes. */
-void		 seccomp_install(void);
+void		 sandbox_enter(void);
 
 #endif

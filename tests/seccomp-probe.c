@@ -3,7 +3,7 @@
  * tests/seccomp-probe.c - vpn's system call filter, tried (tests/54).
  *
  * sandbox.c is included whole, as the fuzzers include vpn.c; after
- * seccomp_install(), argv[1] says what to call: "write" is allowed (prints
+ * sandbox_enter(), argv[1] says what to call: "write" is allowed (prints
  * "ok"); "socket", "open", "ioctl" (TUNSETIFF) and "mmap-exec" are not,
  * and the kernel kills the process (SIGSYS) before any of them returns.
  */
@@ -22,7 +22,7 @@ main(int argc, char *argv[])
 	if (argc != 2)
 		errx(2, "usage: seccomp-probe write|socket|open|ioctl|mmap-exec");
 	memset(&ifr, 0, sizeof(ifr));
-	seccomp_install();
+	sandbox_enter();
 	if (strcmp(argv[1], "write") == 0)
 		(void)write(STDOUT_FILENO, "ok\n", 3);
 	else if (strcmp(argv[1], "socket") == 0)
