@@ -27,19 +27,20 @@ ASAN_TESTS = $(filter-out tests/47-% tests/51-% tests/54-%,\
 
 all: vpn
 
-SRCS	 = vpn.c offload.c
+SRCS	 = vpn.c dgram.c sandbox.c offload.c
+HDRS	 = vpn.h offload.h
 
-vpn: $(SRCS) offload.h
+vpn: $(SRCS) $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
-vpn-asan: $(SRCS) offload.h
+vpn-asan: $(SRCS) $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -o $@ $(SRCS)
 
-# libFuzzer targets, each including vpn.c and offload.c: frames, and
+# libFuzzer targets, each including the program's sources: frames, and
 # offloads.
 FUZZERS	 = tests/fuzz-frame tests/fuzz-offload
 
-$(FUZZERS): %: %.c tests/fuzz.h $(SRCS) offload.h
+$(FUZZERS): %: %.c tests/fuzz.h $(SRCS) $(HDRS)
 	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer $(SAN) -o $@ $@.c
 
 # make check: install what the tests need (or say what is missing), build,

@@ -6,35 +6,29 @@
  * network order, then the packet.  Length 0 is a keepalive.  On a datagram
  * socket (or with -D) each datagram is one packet, with no prefix.  The wire
  * format is specified in docs/protocol.md; this file is the reference.
+ *
+ * dgram.c carries datagrams, sandbox.c gives up root and system calls
+ * once set up, and offload.c cuts and joins TCP super-packets.
  */
 
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/if.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
-#include <linux/seccomp.h>
 #include <linux/virtio_net.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <netinet/udp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,27 +39,18 @@
 #include <unistd.h>
 
 #include "offload.h"
+#include "vpn.h"
 
 #ifndef VERSION
 #define VERSION		"unknown"
 #endif
 
 #define TUN_PATH	"/dev/net/tun"
-#define FRAME_HDR	2		/* length prefix, network byte order */
-#define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
 /* Room for a maximal frame, and a byte more to see a longer packet. */
 #define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
 #define OUT_MAX		(256 * 1024)	/* stdout backlog; then tun waits */
-#define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
 #define PIPE_WANT	(1024 * 1024)	/* pipe size wanted; default 64 KiB */
-#define DGRAM_BUF	(4 * 1024 * 1024) /* UDP socket buffers; ~200 KiB default */
-#define CMSG_ROOM	256		/* ancillary data socat asked for */
-#define UDP_SEGS_MAX	64		/* datagrams a UDP_SEGMENT send cuts */
-#define UDP_GSO_MAX	(63 * 1024)	/* bytes it carries: under 64 KiB */
-#define JOIN_MAX	64		/* segments offered to one join */
-#define UDP4_OVERHEAD	28		/* IPv4 and UDP headers */
-#define UDP6_OVERHEAD	48		/* IPv6 and UDP headers */
 /* The most segments out can hold, however short. */
 #define CUT_MAX		(OUT_MAX / (FRAME_HDR + OFFLOAD_SEG_MIN))
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
@@ -73,79 +58,11 @@
 #define STATUS_MS	1000		/* -s: how stale the file may be */
 #define STATUS_MAX	512		/* -s: bytes of its one line */
 #define STATUS_MODE	0644		/* -s: anyone may look */
-#define GSO_RETRY_MS	10000		/* UDP_SEGMENT refused: one by one */
 #define MS_PER_S	1000
 #define NS_PER_MS	1000000
 #define SECS_MAX	86400		/* a day; longer timers are a typo */
 
 enum { P_TUN, P_IN, P_OUT, P_N };	/* fixed poll slots */
-
-struct buf {
-	uint8_t		*p;
-	size_t		 off;		/* first byte held */
-	size_t		 len;		/* bytes held, from p[off] */
-	size_t		 cap;
-};
-
-/*
- * What the counters say, each one thing; stats_print() names them as the
- * man page does.  rx is from the peer to the device, tx from the device
- * to the peer, counted once stdout has taken the whole packet.
- */
-struct stats {
-	unsigned long long rx_packets, rx_bytes;	/* given to the device */
-	unsigned long long rx_dropped;	/* refused by the device */
-	unsigned long long rx_invalid;	/* not a packet: a bad datagram */
-	unsigned long long tx_packets, tx_bytes;	/* taken by stdout */
-	unsigned long long tx_dropped;	/* refused by the socket, or no room */
-	unsigned long long tx_invalid;	/* not a packet, from the device */
-	unsigned long long keepalives_rx, keepalives_tx;
-	unsigned long long socket_errors;	/* ICMP's, on a datagram socket */
-};
-
-struct vpn {
-	int		 tun;
-	const char	*name;		/* -i, as asked for */
-	char		 ifname[IFNAMSIZ];	/* as the kernel made it */
-	const char	*user;		/* -u */
-	int		 tap;		/* -a: Ethernet frames, not IP */
-	int		 vnet;		/* TUN: packets behind virtio_net_hdr */
-	int		 offload;	/* and TCP super-packets from tun */
-	int		 whole;		/* -W: sent whole on a stream */
-	int		 ctl;		/* a socket, to ask the device's MTU */
-	size_t		 mtu;		/* the device's, for segment sizes */
-	long long	 mtu_ms;	/* when mtu was read */
-	int		 dgram;		/* -D: a packet per read and write */
-	int		 dgram_eof;	/* empty read: EOF, not keepalive */
-	int		 gso;		/* -D: stdout sends runs of datagrams */
-	long long	 gso_retry_ms;	/* refused: none until then */
-	int		 gro;		/* -D: stdin reads runs of datagrams */
-	int		 pmtu_said;	/* -D: told that the path is too narrow */
-	int		 cut;		/* cut super-packets to the MTU */
-	uint8_t		*aside;		/* cut: a packet from the device */
-	size_t		*seg_len;	/* cut: its segments' lengths */
-	int		 verbose;
-	const char	*status;	/* -s: a file for the counters */
-	int		 status_fd;
-	long long	 status_ms;	/* when it was written */
-	struct stats	 st_said;	/* what it says */
-	long long	 wall_ms;	/* CLOCK_REALTIME when now_ms was 0... */
-	int		 peer_up;	/* a frame has come from the peer */
-	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
-	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
-	int		 eof;		/* stdin ended; give the frames held */
-	struct buf	 in;		/* stdin bytes not yet given to tun */
-	struct buf	 out;		/* frames not yet taken by stdout */
-	size_t		 out_left;	/* bytes of out's first frame unsent */
-	size_t		 out_plen;	/* and the length of its packet */
-	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
-	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
-	long long	 last_tx_ms;	/* last frame queued for stdout */
-	long long	 last_rx_ms;	/* last byte read from stdin */
-	long long	 keepalive_ms;	/* -k, 0 for off */
-	long long	 silent_ms;	/* -t, 0 for off */
-	struct stats	 st;
-};
 
 static volatile sig_atomic_t	 quit, dump;
 static int			 fl_saved[] = { -1, -1 };	/* fd 0, 1 */
@@ -233,13 +150,6 @@ buf_init(struct buf *b, size_t cap)
 	b->cap = cap;
 }
 
-/* Free bytes after the data in ${b}. */
-static size_t
-buf_room(const struct buf *b)
-{
-	return b->cap - b->off - b->len;
-}
-
 /*
  * buf_compact(b, want): if fewer than ${want} bytes are free after the
  * data in ${b}, move the data to the front: rarely, since ${want} is a
@@ -257,19 +167,6 @@ buf_compact(struct buf *b, size_t want)
 	}
 }
 
-static uint8_t *
-buf_tail(const struct buf *b)
-{
-	return b->p + b->off + b->len;
-}
-
-static void
-buf_consume(struct buf *b, size_t n)
-{
-	b->off += n;
-	b->len -= n;
-}
-
 /* -- frames */
 
 /*
@@ -280,7 +177,7 @@ buf_consume(struct buf *b, size_t n)
  * after up to 64 KiB.  Pure, so the fuzzer calls it exactly as the loop
  * does.
  */
-static const char *
+const char *
 frame_error(const uint8_t *pkt, size_t have, size_t len, int tap)
 {
 	size_t ihl;
@@ -316,7 +213,7 @@ frame_error(const uint8_t *pkt, size_t have, size_t len, int tap)
  * ${p}[0..${len}) including its prefix, or 0 if the frame is not all there
  * yet.  Its packet length goes to ${plen} once the prefix is there.
  */
-static size_t
+size_t
 frame_next(const uint8_t *p, size_t len, size_t *plen)
 {
 	*plen = 0;
@@ -452,7 +349,7 @@ tun_writev(struct vpn *v, struct iovec *iov, int cnt, size_t len,
 }
 
 /* tun_writev() for the packet ${pkt} of ${len} bytes, as it came. */
-static int
+int
 tun_write(struct vpn *v, uint8_t *pkt, size_t len)
 {
 	struct iovec iov[2] = { { NULL, 0 }, { pkt, len } };
@@ -469,7 +366,7 @@ tun_write(struct vpn *v, uint8_t *pkt, size_t len)
  * returns: 0 if the device cannot take the join now, and then none is
  * counted.
  */
-static int
+int
 tun_join(struct vpn *v, const struct iovec *seg, size_t n, size_t *took)
 {
 	unsigned long long dropped = v->st.rx_dropped;
@@ -605,188 +502,14 @@ in_decode(struct vpn *v)
 		    v->in.len == 1 ? "" : "s");
 }
 
-/*
- * Is ${e} what a datagram socket reports of the network for one packet: an
- * ICMP error, pending on a connected socket until the next call, or a
- * local refusal of that packet?  Then it costs that packet at most, never
- * the tunnel: anyone on the path, or off it with a spoofed ICMP message,
- * could otherwise end it.
- */
-static int
-dgram_soft(int e)
-{
-	switch (e) {
-	case ECONNREFUSED:	/* port unreachable: the peer is not up */
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case ENONET:
-	case ENETDOWN:
-	case EPROTO:
-	case ENOPROTOOPT:	/* protocol unreachable */
-	case EACCES:		/* administratively prohibited */
-	case EPERM:		/* a local firewall */
-	case ENOBUFS:
-	case EMSGSIZE:		/* fragmentation needed */
-	case ETIMEDOUT:
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * dgram_error(v, e, what): count the soft error ${e} that ${what} reported
- * and go on; EMSGSIZE also says, once, how narrow the path is and what
- * tunnel MTU fits it.  Returns 0 for an error that is not soft.
- */
-static int
-dgram_error(struct vpn *v, int e, const char *what)
-{
-	int mtu, fit, domain;
-	socklen_t len = sizeof(mtu);
-
-	if (!dgram_soft(e))
-		return 0;
-	v->st.socket_errors++;
-	if (e != EMSGSIZE || v->pmtu_said++)
-		return 1;
-	len = sizeof(domain);
-	if (getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_DOMAIN, &domain, &len) ==
-	    -1 || (domain != AF_INET && domain != AF_INET6))
-		return 1;
-	len = sizeof(mtu);
-	if (getsockopt(STDOUT_FILENO, domain == AF_INET ? IPPROTO_IP :
-	    IPPROTO_IPV6, domain == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &len) ==
-	    -1)
-		return 1;
-	fit = mtu - (domain == AF_INET ? UDP4_OVERHEAD : UDP6_OVERHEAD);
-	warnx("%s: the path to the peer takes packets of %d bytes at most: "
-	    "set %s's MTU to %d or less (ip link set dev %s mtu %d)", what,
-	    mtu, v->ifname, fit, v->ifname, fit);
-	return 1;
-}
-
-/* One datagram from stdin to the device; a bad one is dropped alone. */
-static void
-dgram_to_tun(struct vpn *v, uint8_t *pkt, size_t len)
-{
-	const char *why;
-
-	if (len == 0) {
-		v->st.keepalives_rx++;
-		return;
-	}
-	if (len > FRAME_MAX)
-		why = "longer than a frame may be";
-	else
-		why = frame_error(pkt, len, len, v->tap);
-	if (why) {
-		if (v->st.rx_invalid++ == 0 || v->verbose)
-			warnx("stdin: datagram is %s (length %zu), dropped",
-			    why, len);
-		return;
-	}
-	if (!tun_write(v, pkt, len))
-		v->st.rx_dropped++;	/* no queue for datagrams */
-}
-
-/*
- * dgram_recv(v, &seg): read a datagram, or with UDP_GRO a run of them that
- * the kernel kept together, ${seg} bytes each but maybe the last.
- */
-static ssize_t
-dgram_recv(struct vpn *v, size_t *seg)
-{
-	union {
-		char		 buf[CMSG_ROOM];
-		struct cmsghdr	 align;
-	} u;
-	struct iovec iov = { .iov_base = v->in.p, .iov_len = v->in.cap };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
-	ssize_t n;
-	int size;
-
-	if (!v->gro) {
-		*seg = v->in.cap;
-		return read(STDIN_FILENO, v->in.p, v->in.cap);
-	}
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
-	if ((n = recvmsg(STDIN_FILENO, &m, 0)) == -1)
-		return -1;
-	*seg = (size_t)n;
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
-			memcpy(&size, CMSG_DATA(c), sizeof(size));
-			if (size > 0)
-				*seg = (size_t)size;
-		}
-	return n;
-}
-
-/*
- * gro_to_tun(v, p, len, seg): give the device a run of datagrams read at
- * once, ${seg} bytes each but maybe the last, as ${p}[0..${len}).
- */
-static void
-gro_to_tun(struct vpn *v, uint8_t *p, size_t len, size_t seg)
-{
-	struct iovec dg[JOIN_MAX];
-	size_t off, at, n, i, took;
-
-	for (off = 0; off < len; off += n * seg) {
-		for (n = 0; n < JOIN_MAX && (at = off + n * seg) < len; n++) {
-			dg[n].iov_base = p + at;
-			dg[n].iov_len = len - at < seg ? len - at : seg;
-		}
-		for (i = 0; i < n; i += took) {
-			if (!tun_join(v, dg + i, n - i, &took))
-				v->st.rx_dropped += took; /* no queue here */
-			else if (took == 0) {
-				dgram_to_tun(v, dg[i].iov_base, dg[i].iov_len);
-				took = 1;
-			}
-		}
-	}
-}
-
 /* Something came from the peer: -t starts again; -v says the first time. */
-static void
+void
 peer_heard(struct vpn *v)
 {
 	v->last_rx_ms = v->now_ms;
 	if (!v->peer_up && v->verbose)
 		warnx("%s: the peer is up: bytes came from it", v->ifname);
 	v->peer_up = 1;
-}
-
-/* Read datagrams, give each to the device; at EOF, set v->eof. */
-static void
-stdin_read_dgram(struct vpn *v)
-{
-	ssize_t n;
-	size_t seg;
-	int i;
-
-	for (i = 0; i < READ_BATCH; i++) {
-		n = dgram_recv(v, &seg);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			if (dgram_error(v, errno, "stdin"))
-				continue;
-			err(1, "stdin");
-		}
-		peer_heard(v);
-		if (n == 0 && v->dgram_eof) {
-			v->eof = 1;
-			return;
-		}
-		if (n == 0)
-			dgram_to_tun(v, v->in.p, 0);	/* a keepalive */
-		gro_to_tun(v, v->in.p, (size_t)n, seg);
-	}
 }
 
 /*
@@ -800,7 +523,7 @@ stdin_read(struct vpn *v)
 	ssize_t n;
 
 	if (v->dgram) {
-		stdin_read_dgram(v);
+		dgram_read(v);
 		return;
 	}
 	room = buf_room(&v->in);
@@ -934,118 +657,6 @@ tun_read(struct vpn *v)
 }
 
 /*
- * gso_batch(v, iov, &bytes): the frames at the head of out that one send
- * can carry as datagrams, each in an iov: with UDP_SEGMENT, a run of
- * packets of one length and maybe a shorter last one (as a super-packet
- * cut up makes), else one.  Returns how many, 0 for none; their frames
- * take ${bytes} of out.
- */
-static size_t
-gso_batch(const struct vpn *v, struct iovec *iov, size_t *bytes)
-{
-	const uint8_t *f = v->out.p + v->out.off;
-	size_t k = 0, flen, plen, seg = 0, sum = 0, max = 1;
-
-	if (v->gso && v->now_ms >= v->gso_retry_ms)
-		max = UDP_SEGS_MAX;
-	*bytes = 0;
-	while (k < max &&
-	    (flen = frame_next(f + *bytes, v->out.len - *bytes, &plen))) {
-		if (k > 0 && (plen == 0 || plen > seg ||
-		    sum + plen > UDP_GSO_MAX))
-			break;
-		iov[k].iov_base = (void *)(f + *bytes + FRAME_HDR);
-		iov[k++].iov_len = plen;
-		*bytes += flen;
-		sum += plen;
-		if (k == 1)
-			seg = plen;
-		else if (plen < seg)
-			break;		/* a short one ends a run */
-	}
-	return k;
-}
-
-/* Count the ${k} datagrams of ${iov} just sent (one, if a keepalive). */
-static void
-dgram_sent(struct vpn *v, const struct iovec *iov, size_t k)
-{
-	size_t i;
-
-	if (iov[0].iov_len == 0) {
-		v->st.keepalives_tx++;
-		return;
-	}
-	for (i = 0; i < k; i++)
-		v->st.tx_bytes += iov[i].iov_len;
-	v->st.tx_packets += k;
-}
-
-/* Send ${k} datagrams of ${iov} in one call, cut at iov[0]'s length. */
-static ssize_t
-dgram_send(struct iovec *iov, size_t k)
-{
-	union {
-		char		 buf[CMSG_SPACE(sizeof(uint16_t))];
-		struct cmsghdr	 align;
-	} u;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = k };
-	struct cmsghdr *c;
-	uint16_t seg = (uint16_t)iov[0].iov_len;
-
-	if (k == 1)		/* any datagram socket */
-		return write(STDOUT_FILENO, iov[0].iov_base, iov[0].iov_len);
-	memset(&u, 0, sizeof(u));
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
-	c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = IPPROTO_UDP;
-	c->cmsg_type = UDP_SEGMENT;
-	c->cmsg_len = CMSG_LEN(sizeof(seg));
-	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
-	return sendmsg(STDOUT_FILENO, &m, 0);
-}
-
-/*
- * Write queued frames one datagram each, runs of them in one send where
- * UDP_SEGMENT works; 0 if stdout is full.  A run the kernel will not cut
- * (a datagram longer than the path's MTU, a device without checksum
- * offload) goes again one by one, and so does all for GSO_RETRY_MS: the
- * MTU may be lowered meanwhile.  The tunnel still works, slower: say so,
- * the first time.
- */
-static int
-stdout_flush_dgram(struct vpn *v)
-{
-	struct iovec iov[UDP_SEGS_MAX];
-	size_t k, bytes;
-
-	while ((k = gso_batch(v, iov, &bytes)) > 0) {
-		if (dgram_send(iov, k) == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				v->out_blocked = 1;
-				return 0;
-			}
-			if (k > 1 && (errno == EINVAL || errno == EIO ||
-			    errno == EMSGSIZE || errno == EOPNOTSUPP)) {
-				if (v->gso_retry_ms == 0)
-					warn("stdout: UDP_SEGMENT refused; "
-					    "sending datagrams one by one");
-				v->gso_retry_ms = v->now_ms + GSO_RETRY_MS;
-				continue;
-			}
-			if (!dgram_error(v, errno, "stdout"))
-				err(1, "stdout");
-			if (iov[0].iov_len > 0)
-				v->st.tx_dropped += k;	/* as UDP would */
-		} else
-			dgram_sent(v, iov, k);
-		buf_consume(&v->out, bytes);
-	}
-	return 1;
-}
-
-/*
  * out_sent(v, n): the first ${n} bytes of out have been written: count the
  * frames they complete.  A frame is queued whole, so its length prefix is
  * there when its first byte goes.
@@ -1083,7 +694,7 @@ stdout_flush(struct vpn *v)
 	ssize_t n;
 
 	if (v->dgram)
-		return stdout_flush_dgram(v);
+		return dgram_flush(v);
 	while (v->out.len > 0) {
 		n = write(STDOUT_FILENO, v->out.p + v->out.off, v->out.len);
 		if (n == -1) {
@@ -1361,79 +972,6 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		stdout_drain(v, waitmask);
 }
 
-/* -- the system call filter */
-
-#if defined(__x86_64__)
-#define SC_ARCH		AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define SC_ARCH		AUDIT_ARCH_AARCH64
-#endif
-#define SC_LOAD(f)	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
-			    offsetof(struct seccomp_data, f))
-#define SC_RET(r)	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ ## r)
-/* If the loaded word is ${k}, allow; else go on to the next test. */
-#define SC_ALLOW(k)	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), 0, 1), \
-			SC_RET(ALLOW)
-
-/*
- * seccomp_install(): from here on, the kernel kills us at any system call
- * but those the loop makes, and at the end: a peer who found a way to run
- * code in us can still read and write our descriptors (the device, the
- * stream, the counters file) and no more: no file to open, no socket to
- * make, no program to run, no executable memory.  Where there is no filter
- * to give (another architecture; a sanitized build, or valgrind, whose
- * runtime makes calls of its own), nothing changes.
- */
-static void
-seccomp_install(void)
-{
-#if defined(SC_ARCH) && !defined(__SANITIZE_ADDRESS__)
-	const char *preload = getenv("LD_PRELOAD");
-	struct sock_filter f[] = {
-		SC_LOAD(arch),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SC_ARCH, 1, 0),
-		SC_RET(KILL_PROCESS),
-		SC_LOAD(nr),
-		/* ioctl: the device's name and MTU (tun_mtu), nothing else */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 5),
-		SC_LOAD(args[1]),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TUNGETIFF, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SIOCGIFMTU, 1, 0),
-		SC_RET(KILL_PROCESS),
-		SC_RET(ALLOW),
-		/* mmap (malloc, at the end): never executable */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 4),
-		SC_LOAD(args[2]),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0),
-		SC_RET(ALLOW),
-		SC_RET(KILL_PROCESS),
-		SC_ALLOW(__NR_read), SC_ALLOW(__NR_readv),
-		SC_ALLOW(__NR_write), SC_ALLOW(__NR_writev),
-		SC_ALLOW(__NR_recvmsg), SC_ALLOW(__NR_sendmsg),
-		SC_ALLOW(__NR_ppoll), SC_ALLOW(__NR_clock_gettime),
-		SC_ALLOW(__NR_getsockopt),	/* SO_ERROR, SO_DOMAIN, IP_MTU */
-		SC_ALLOW(__NR_pwrite64), SC_ALLOW(__NR_ftruncate),	/* -s */
-		SC_ALLOW(__NR_rt_sigreturn), SC_ALLOW(__NR_restart_syscall),
-		SC_ALLOW(__NR_fcntl),	/* fl_restore(), at exit */
-		SC_ALLOW(__NR_brk), SC_ALLOW(__NR_munmap),	/* free() */
-		SC_ALLOW(__NR_close), SC_ALLOW(__NR_exit_group),
-		SC_ALLOW(__NR_exit),
-		SC_RET(KILL_PROCESS),
-	};
-	struct sock_fprog prog = {
-		.len = (unsigned short)(sizeof(f) / sizeof(f[0])),
-		.filter = f,
-	};
-
-	if (preload && strstr(preload, "vgpreload"))	/* valgrind's */
-		return;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		err(1, "prctl PR_SET_NO_NEW_PRIVS");
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
-		err(1, "prctl PR_SET_SECCOMP");
-#endif
-}
-
 /* -- options, usage, main */
 
 static void __attribute__((noreturn))
@@ -1444,52 +982,6 @@ usage(int status)
 	exit(status);
 }
 
-/* Look -u's user up before anything changes: a typo must leave no trace. */
-static struct passwd *
-user_lookup(const char *user)
-{
-	struct passwd *pw;
-
-	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		if (errno)
-			err(1, "getpwnam %s", user);
-		errx(1, "-u: no such user: '%s'", user);
-	}
-	return pw;
-}
-
-static void
-privdrop(const struct passwd *pw)
-{
-	const char *user = pw->pw_name;
-
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1)
-		err(1, "initgroups %s", user);
-	if (setgid(pw->pw_gid) == -1)
-		err(1, "setgid %u", (unsigned)pw->pw_gid);
-	if (setuid(pw->pw_uid) == -1)
-		err(1, "setuid %u", (unsigned)pw->pw_uid);
-	if (pw->pw_uid != 0 && setuid(0) != -1)
-		errx(1, "-u %s: still able to become root", user);
-}
-
-/* Is stdin a socket that keeps message boundaries?  Then -D is implied. */
-static int
-stdin_is_dgram(int *eof_on_empty)
-{
-	int type;
-	socklen_t len = sizeof(type);
-
-	if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
-		if (errno == ENOTSOCK || errno == EBADF)
-			return 0;
-		err(1, "stdin: SO_TYPE");
-	}
-	*eof_on_empty = type == SOCK_SEQPACKET;
-	return type == SOCK_DGRAM || type == SOCK_SEQPACKET;
-}
-
 /* Bigger pipes mean fewer wakeups; the default 64 KiB is fine, just slow. */
 static void
 pipe_grow(int fd)
@@ -1498,46 +990,6 @@ pipe_grow(int fd)
 
 	if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode))
 		(void)fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
-}
-
-/*
- * A datagram socket drops what arrives while its buffer is full, and the
- * default (about 200 KiB, a hundred-odd packets) fills in a moment of a
- * TCP flow's burst: ask for more.  Root may pass net.core.rmem_max; others
- * get at most that.  Best effort: a small buffer is slow, not wrong.
- */
-static void
-dgram_bufs(void)
-{
-	int size = DGRAM_BUF;
-
-	if (setsockopt(STDIN_FILENO, SOL_SOCKET, SO_RCVBUFFORCE, &size,
-	    sizeof(size)) == -1)
-		(void)setsockopt(STDIN_FILENO, SOL_SOCKET, SO_RCVBUF, &size,
-		    sizeof(size));
-	if (setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUFFORCE, &size,
-	    sizeof(size)) == -1)
-		(void)setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &size,
-		    sizeof(size));
-}
-
-/*
- * On a UDP socket, have the kernel cut a run of datagrams from one send
- * (UDP_SEGMENT), and keep a run that arrives together for one read
- * (UDP_GRO): what a super-packet becomes crosses the stack once.  Either
- * may be missing (not UDP, an old kernel): then a datagram a call.
- */
-static void
-dgram_setup(struct vpn *v)
-{
-	int on = 1, size;
-	socklen_t len = sizeof(size);
-
-	dgram_bufs();
-	v->gso = getsockopt(STDOUT_FILENO, IPPROTO_UDP, UDP_SEGMENT, &size,
-	    &len) == 0;
-	v->gro = setsockopt(STDIN_FILENO, IPPROTO_UDP, UDP_GRO, &on,
-	    sizeof(on)) == 0;
 }
 
 /* Parse the options into ${v}; exit 2 on misuse, 0 after -h or -V. */
@@ -1672,7 +1124,7 @@ main(int argc, char *argv[])
 			err(1, "socket");
 	}
 	if (pw)
-		privdrop(pw);
+		sandbox_drop(pw);
 	if (v.verbose)
 		warnx("%s: %s device, %s mode%s%s%s%s", v.ifname, v.tap ?
 		    "TAP" : "TUN", v.dgram ? "datagram" : "stream",
@@ -1691,7 +1143,7 @@ main(int argc, char *argv[])
 	if (!v.dgram)
 		tcp_nodelay(STDOUT_FILENO);
 	signals_block(&waitmask);
-	seccomp_install();
+	sandbox_enter();
 
 	loop(&v, &waitmask);
 	status_write(&v, 1);

@@ -4,7 +4,7 @@
 # - A running vpn (TUN, stream; and datagram mode; and after -u) has a
 #   seccomp filter and no new privileges (/proc/PID/status), and still
 #   moves packets: every other test of the suite runs under it too.
-# - tests/seccomp-probe.c, vpn.c with the filter on, is let write, and
+# - tests/seccomp-probe.c, sandbox.c with the filter on, is let write, and
 #   killed by SIGSYS for a socket(), an open(), an ioctl that is not one of
 #   the loop's, and executable memory.
 # Not for the sanitized build, which goes without the filter (its runtime
@@ -42,7 +42,7 @@ check "a running vpn is filtered, and carries packets" on
 
 bites() {
 	local rc how
-	cc -D_GNU_SOURCE -O1 -o "$TMP/probe" "$ROOT/tests/seccomp-probe.c" "$ROOT/offload.c" 2>"$TMP/cc.log" ||
+	cc -D_GNU_SOURCE -O1 -o "$TMP/probe" "$ROOT/tests/seccomp-probe.c" 2>"$TMP/cc.log" ||
 		fail "cc: $(head -3 "$TMP/cc.log")"
 	[[ $("$TMP/probe" write) == ok ]] || fail "the filter does not let write through"
 	for how in socket open ioctl mmap-exec; do

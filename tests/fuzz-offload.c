@@ -359,7 +359,7 @@ seg_check(const uint8_t *p, size_t hl, size_t th, const uint8_t *q,
 
 /*
  * The run ${dg}, laid end to end as UDP_GRO gives it and given to the
- * device as stdin_read_dgram() gives it, counts as the ${n} packets and
+ * device as dgram_read() gives it, counts as the ${n} packets and
  * ${at} bytes the far end sent, joined or not.
  */
 static void

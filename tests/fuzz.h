@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * tests/fuzz.h - what the two libFuzzer targets share.  vpn.c and offload.c
- * are included whole (wireguard's pattern), so what is fuzzed is the code
- * that runs, on a struct vpn whose device is /dev/null, or, while a
- * dev_log is on, a log of what the device is given (writev, TUN mode).
+ * tests/fuzz.h - what the two libFuzzer targets share.  vpn.c and the
+ * files it calls are included whole (wireguard's pattern), so what is
+ * fuzzed is the code that runs, on a struct vpn whose device is
+ * /dev/null, or, while a dev_log is on, a log of what the device is given
+ * (writev, TUN mode).
  */
 
 #include "../offload.c"
@@ -13,6 +14,8 @@ static ssize_t	fuzz_writev(int, const struct iovec *, int);
 #define writev fuzz_writev
 int	vpn_main(int, char *[]);
 #include "../vpn.c"
+#include "../dgram.c"
+#include "../sandbox.c"
 #undef main
 #undef writev
 

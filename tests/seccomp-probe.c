@@ -2,16 +2,17 @@
 /*
  * tests/seccomp-probe.c - vpn's system call filter, tried (tests/54).
  *
- * vpn.c is included whole, as the fuzzers do; after seccomp_install(),
- * argv[1] says what to call: "write" is allowed (prints "ok"); "socket",
- * "open", "ioctl" (TUNSETIFF) and "mmap-exec" are not, and the kernel
- * kills the process (SIGSYS) before any of them returns.
+ * sandbox.c is included whole, as the fuzzers include vpn.c; after
+ * sandbox_enter(), argv[1] says what to call: "write" is allowed (prints
+ * "ok"); "socket", "open", "ioctl" (TUNSETIFF) and "mmap-exec" are not,
+ * and the kernel kills the process (SIGSYS) before any of them returns.
  */
 
-#define main vpn_main
-int	vpn_main(int, char *[]);
-#include "../vpn.c"
-#undef main
+#include <sys/socket.h>
+
+#include <fcntl.h>
+
+#include "../sandbox.c"
 
 int
 main(int argc, char *argv[])
@@ -21,7 +22,7 @@ main(int argc, char *argv[])
 	if (argc != 2)
 		errx(2, "usage: seccomp-probe write|socket|open|ioctl|mmap-exec");
 	memset(&ifr, 0, sizeof(ifr));
-	seccomp_install();
+	sandbox_enter();
 	if (strcmp(argv[1], "write") == 0)
 		(void)write(STDOUT_FILENO, "ok\n", 3);
 	else if (strcmp(argv[1], "socket") == 0)

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vpn.h - what the files of vpn share: the frame format's limits, the
+ * one struct vpn that holds the whole state, and the buffers it holds.
+ * vpn.c is the program; each of the others declares here what it gives.
+ */
+
+#ifndef VPN_H
+#define VPN_H
+
+#include <linux/if.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct iovec;
+struct passwd;
+
+#define FRAME_HDR	2		/* length prefix, network byte order */
+#define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
+#define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
+#define JOIN_MAX	64		/* segments offered to one join */
+
+struct buf {
+	uint8_t		*p;
+	size_t		 off;		/* first byte held */
+	size_t		 len;		/* bytes held, from p[off] */
+	size_t		 cap;
+};
+
+/*
+ * What the counters say, each one thing; stats_print() names them as the
+ * man page does.  rx is from the peer to the device, tx from the device
+ * to the peer, counted once stdout has taken the whole packet.
+ */
+struct stats {
+	unsigned long long rx_packets, rx_bytes;	/* given to the device */
+	unsigned long long rx_dropped;	/* refused by the device */
+	unsigned long long rx_invalid;	/* not a packet: a bad datagram */
+	unsigned long long tx_packets, tx_bytes;	/* taken by stdout */
+	unsigned long long tx_dropped;	/* refused by the socket, or no room */
+	unsigned long long tx_invalid;	/* not a packet, from the device */
+	unsigned long long keepalives_rx, keepalives_tx;
+	unsigned long long socket_errors;	/* ICMP's, on a datagram socket */
+};
+
+struct vpn {
+	int		 tun;
+	const char	*name;		/* -i, as asked for */
+	char		 ifname[IFNAMSIZ];	/* as the kernel made it */
+	const char	*user;		/* -u */
+	int		 tap;		/* -a: Ethernet frames, not IP */
+	int		 vnet;		/* TUN: packets behind virtio_net_hdr */
+	int		 offload;	/* and TCP super-packets from tun */
+	int		 whole;		/* -W: sent whole on a stream */
+	int		 ctl;		/* a socket, to ask the device's MTU */
+	size_t		 mtu;		/* the device's, for segment sizes */
+	long long	 mtu_ms;	/* when mtu was read */
+	int		 dgram;		/* -D: a packet per read and write */
+	int		 dgram_eof;	/* empty read: EOF, not keepalive */
+	int		 gso;		/* -D: stdout sends runs of datagrams */
+	long long	 gso_retry_ms;	/* refused: none until then */
+	int		 gro;		/* -D: stdin reads runs of datagrams */
+	int		 pmtu_said;	/* -D: told that the path is too narrow */
+	int		 cut;		/* cut super-packets to the MTU */
+	uint8_t		*aside;		/* cut: a packet from the device */
+	size_t		*seg_len;	/* cut: its segments' lengths */
+	int		 verbose;
+	const char	*status;	/* -s: a file for the counters */
+	int		 status_fd;
+	long long	 status_ms;	/* when it was written */
+	struct stats	 st_said;	/* what it says */
+	long long	 wall_ms;	/* CLOCK_REALTIME when now_ms was 0... */
+	int		 peer_up;	/* a frame has come from the peer */
+	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
+	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
+	int		 eof;		/* stdin ended; give the frames held */
+	struct buf	 in;		/* stdin bytes not yet given to tun */
+	struct buf	 out;		/* frames not yet taken by stdout */
+	size_t		 out_left;	/* bytes of out's first frame unsent */
+	size_t		 out_plen;	/* and the length of its packet */
+	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
+	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
+	long long	 last_tx_ms;	/* last frame queued for stdout */
+	long long	 last_rx_ms;	/* last byte read from stdin */
+	long long	 keepalive_ms;	/* -k, 0 for off */
+	long long	 silent_ms;	/* -t, 0 for off */
+	struct stats	 st;
+};
+
+/* Free bytes after the data in ${b}. */
+static inline size_t
+buf_room(const struct buf *b)
+{
+	return b->cap - b->off - b->len;
+}
+
+/* Where the next bytes go: just after the data in ${b}. */
+static inline uint8_t *
+buf_tail(const struct buf *b)
+{
+	return b->p + b->off + b->len;
+}
+
+/* The first ${n} bytes of data in ${b} are done with. */
+static inline void
+buf_consume(struct buf *b, size_t n)
+{
+	b->off += n;
+	b->len -= n;
+}
+
+/* vpn.c: the frame format and the device, which dgram.c uses too. */
+
+/* Why a packet may not go to the device, or NULL if it may. */
+const char	*frame_error(const uint8_t *pkt, size_t have, size_t len,
+		    int tap);
+/* The bytes of the first frame in p, if all there; else 0. */
+size_t		 frame_next(const uint8_t *p, size_t len, size_t *plen);
+/* One packet to the device; 0 if it cannot take it now. */
+int		 tun_write(struct vpn *v, uint8_t *pkt, size_t len);
+/* Segments of one TCP stream joined for the device; took says how many. */
+int		 tun_join(struct vpn *v, const struct iovec *seg, size_t n,
+		    size_t *took);
+/* Something came from the peer (for -t and -v). */
+void		 peer_heard(struct vpn *v);
+
+/* dgram.c: the datagram transport, which the loop and main() call. */
+
+/* Is stdin a socket that keeps message boundaries (-D implied)? */
+int		 stdin_is_dgram(int *eof_on_empty);
+/* Socket buffers, UDP_SEGMENT and UDP_GRO, before privileges go. */
+void		 dgram_setup(struct vpn *v);
+/* Read datagrams from stdin, each to the device; at EOF, set v->eof. */
+void		 dgram_read(struct vpn *v);
+/* Write out's frames to stdout as datagrams; 0 if stdout is full. */
+int		 dgram_flush(struct vpn *v);
+/* Count a soft socket error (ICMP's) and go on; 0 if not soft. */
+int		 dgram_error(struct vpn *v, int e, const char *what);
+
+/* sandbox.c: what vpn gives up once set up, which main() calls. */
+
+/* -u's user, looked up before anything changes; exits if there is none. */
+struct passwd	*user_lookup(const char *user);
+/* Become that user, for good. */
+void		 sandbox_drop(const struct passwd *pw);
+/* From here on, only the system calls the loop makes. */
+void		 sandbox_enter(void);
+
+#endif
