@@ -62,7 +62,7 @@ BENCH_SECS=${BENCH_SECS:-4}		# length of one iperf3 run
 BENCH_PINGS=${BENCH_PINGS:-20}		# idle RTT: echo requests, 10 ms apart
 BENCH_MTU=${BENCH_MTU:-1500}		# tunnel MTU over TCP
 BENCH_UDP_MTU=${BENCH_UDP_MTU:-1400}	# over UDP: a datagram fits the link
-BENCH_ROWS=${BENCH_ROWS:-direct socket socket-cubic pipe udp socat-tcp socat-udp openvpn wireguard tinc}
+BENCH_ROWS=${BENCH_ROWS:-direct socket socket-cubic socket-whole pipe udp socat-tcp socat-udp openvpn wireguard tinc}
 BENCH_SHAPED=${BENCH_SHAPED-direct socket pipe udp openvpn wireguard tinc}
 BENCH_MANY=${BENCH_MANY-nc tls udp}	# server.sh -M's transports
 BENCH_TSV=${BENCH_TSV:-$ROOT/bench/last.tsv}
@@ -117,6 +117,7 @@ declare -A LABEL=(
 	[pipe]='vpn, nc pipeline'
 	[socket]='vpn, TCP socket'
 	[socket-cubic]='vpn, TCP socket, cubic'
+	[socket-whole]='vpn -W, TCP socket, super-packets whole'
 	[udp]='vpn -D, UDP'
 	[socat-tcp]='socat TUN, TCP (peer)'
 	[socat-udp]='socat TUN, UDP (peer)'
@@ -129,6 +130,7 @@ declare -A SERVER=(			# for the markdown's legend
 	[pipe]='cat fifo | vpn | nc -l PORT >fifo'
 	[socket]='socat TCP-LISTEN:PORT EXEC:vpn,nofork'
 	[socket-cubic]="socat TCP-LISTEN:PORT,$CUBIC EXEC:vpn,nofork"
+	[socket-whole]='socat TCP-LISTEN:PORT EXEC:"vpn -W",nofork'
 	[udp]='socat UDP-LISTEN:PORT EXEC:"vpn -D",nofork'
 	[socat-tcp]='socat TCP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
 	[socat-udp]='socat UDP-LISTEN:PORT TUN:10.9.0.1/24,iff-no-pi,up'
@@ -141,6 +143,7 @@ declare -A CLIENT=(
 	[pipe]='cat fifo | vpn | nc HOST PORT >fifo'
 	[socket]='socat TCP:HOST:PORT EXEC:vpn,nofork'
 	[socket-cubic]="socat TCP:HOST:PORT,$CUBIC EXEC:vpn,nofork"
+	[socket-whole]='socat TCP:HOST:PORT EXEC:"vpn -W",nofork'
 	[udp]='socat UDP:HOST:PORT EXEC:"vpn -D -k 1",nofork'
 	[socat-tcp]='socat TCP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
 	[socat-udp]='socat UDP:HOST:PORT TUN:10.9.0.2/24,iff-no-pi,up'
@@ -380,10 +383,12 @@ vpn_exec() {
 	echo "${words[*]}"
 }
 
-# up_socket [SOCKOPT]: the socket row, SOCKOPT on both sockets.
+# up_socket [SOCKOPT [FLAG...]]: the socket row, SOCKOPT on both sockets,
+# the FLAGs to both vpns.
 up_socket() {
 	local opt=${1:+,$1} exe
-	exe=$(vpn_exec)
+	shift || true
+	exe=$(vpn_exec "$@")
 	ends socat "TCP-LISTEN:$ROW_PORT,reuseaddr$opt" "EXEC:$exe,nofork" -- \
 	    socat "TCP:${LINK[1]}:$ROW_PORT$opt" "EXEC:$exe,nofork" &&
 		tun_ready tun_conf "$BENCH_MTU"
@@ -402,6 +407,11 @@ up_socket_cubic() {
 	fi
 	up_socket "$CUBIC"
 }
+
+# The same with -W at both ends: TCP super-packets cross whole, as they
+# did before frames were cut to the MTU.  -W stays only while this row
+# is worth more than 10 % over the socket row.
+up_socket_whole() { up_socket '' -W; }
 
 # vpn -D over UDP, at a tunnel MTU whose datagrams fit the link.  At the
 # link's MTU (1500) each full-size packet crosses as two IP fragments, the
