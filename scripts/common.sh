@@ -485,6 +485,21 @@ fifos() {
 	mkfifo -m 0600 "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
 }
 
+# user_file FILE: FILE made empty, -u's user's own, in a directory that
+# stays root's: what a process running as that user opens by name.
+user_file() {
+	install -m 0644 -o "$RUN_USER" -g "$(id -g "$RUN_USER")" /dev/null "$1"
+}
+
+# gone FILE...: each FILE removed; emptied instead if its directory is not
+# ours to write (a session running as -u's user).
+gone() {
+	local f
+	for f in "$@"; do
+		rm -f "$f" 2>/dev/null || : >"$f"
+	done
+}
+
 holds_close() {
 	local fd
 	for fd in "${HOLDS[@]}"; do

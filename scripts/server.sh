@@ -173,7 +173,16 @@ setup_state() {
 		printf 'STARTED=%q\n' "$(date +%s)"
 		printf 'ROLE=server\n'
 	} >"$STATE/conf"
-	[[ -z $RUN_USER ]] || chown -R "$RUN_USER" "$STATE/sessions"
+	# Root's, also with -u: root writes leases and counters here, and a
+	# user who could write the directory could put links in their place.
+	chmod go-w "$STATE" "$STATE/sessions"
+	# A TLS server without -M runs session.sh, and so its vpn, as -u's
+	# user: the files they write are made here, and handed over one by one.
+	if [[ -n $RUN_USER && $TRANSPORT:$MAX == tls:0 ]]; then
+		user_file "$STATE/sessions/one"
+		user_file "$STATE/sessions/one.lock"
+		user_file "$STATE/sessions/one.stats"
+	fi
 }
 
 # setup_many: the rules every session shares: clients do not reach each
@@ -200,6 +209,8 @@ one_session() {
 	case $TRANSPORT in
 	nc)	session "$NC_ACCEPTED" as_user nc "${NC_LISTEN[@]}" "$PORT" ;;
 	udp)	RUN_USER='' vpn_args "$IFACE" "$STATE/sessions/one.stats"	# as -u's user
+		# which opens its counters' file by name: one of its own.
+		[[ -z $RUN_USER ]] || user_file "$STATE/sessions/one.stats"
 		as_user socat "$lst:$PORT$pf" EXEC:"${VPN_ARGS[*]}",nofork &
 		CHILDREN=("$!")
 		session_file - "${ADDRS[@]}"	# its peer is known to socat only

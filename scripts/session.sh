@@ -181,7 +181,7 @@ push_udp() {
 run_vpn() {
 	local rc=0 pid
 	vpn_args "$1" "$2"
-	undo rm -f "$2"
+	undo_call gone "$2"
 	"${VPN_ARGS[@]}" <&0 &		# explicit: a job's stdin is /dev/null
 	pid=$!
 	CHILDREN=("$pid")
@@ -214,7 +214,7 @@ serve_one() {
 	printf 'pid=%s\nstart=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' "$$" \
 	    "$(proc_start "$$")" "$NAME" "${PEER%% (*}" "$IFACE" "${ADDRS[*]}" \
 	    "$(date +%s)" >"$STATE/sessions/one"
-	undo rm -f "$STATE/sessions/one"
+	undo_call gone "$STATE/sessions/one"
 	say "$PEER: session up on $IFACE"
 	run_vpn "$IFACE" "$STATE/sessions/one.stats"
 }
