@@ -9,6 +9,11 @@
 # STATE/sessions/N, made under STATE/lock, saying which process holds
 # the slot; a slot whose process is gone is free.
 
+# A client's name (its certificate's common name, the name in an ssh key's
+# forced command, the names of -A): it goes into leases, logs and
+# vpn-status's fields, so it is a plain word or it is refused.
+NAME_RE='^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'
+
 # -- addresses
 
 ip4_int() {
@@ -136,7 +141,7 @@ identities_check() {
 	while read -r name a extra; do
 		n=$((n + 1))
 		[[ -n $name && $name != \#* ]] || continue
-		[[ $name =~ ^[A-Za-z0-9_.@-]+$ ]] || die "$1:$n: not a name: '$name'"
+		[[ $name =~ $NAME_RE ]] || die "$1:$n: not a name (letters, digits, ._@-; 64 at most): '$name'"
 		[[ $names != *" $name "* ]] || die "$1:$n: $name: named twice"
 		names+="$name "
 		slot=$(ident_slot_of "$a")

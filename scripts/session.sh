@@ -38,7 +38,20 @@ peer_name() {
 	else
 		PEER=unknown
 	fi
-	[[ -z $NAME ]] || PEER+=" ($NAME)"
+}
+
+# name_check: the client's NAME, if it has one, is a plain name (NAME_RE);
+# if not, it is refused, and never reaches a lease, a log or -A.  socat
+# joins a certificate's several common names with " // ".
+name_check() {
+	if [[ -z $NAME || $NAME =~ $NAME_RE ]]; then
+		[[ -z $NAME ]] || PEER+=" ($NAME)"
+		return 0
+	fi
+	if [[ -n ${SOCAT_OPENSSL_X509_COMMONNAME:-} && $NAME == *" // "* ]]; then
+		refuse "its certificate has more than one common name (or one with ' // '): $(printf '%q' "$NAME")"
+	fi
+	refuse "its name is not a plain name (letters, digits, ._@-; 64 at most): $(printf '%q' "$NAME")"
 }
 
 # -- the server's side
@@ -239,10 +252,10 @@ serve() {
 	# Under sshd, stderr is the client's: the server's log is STATE/log.
 	[[ -z ${SSH_CONNECTION:-} ]] || exec 2>>"$STATE/log"
 	NAME=${NAME:-${SOCAT_OPENSSL_X509_COMMONNAME:-}}
-	NAME=${NAME%% // *}	# socat joins several common names so
 	peer_name
 	traps
 	trap serve_exit EXIT
+	name_check
 	if ((MAX > 0)); then
 		serve_many
 	else
