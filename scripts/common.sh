@@ -435,9 +435,10 @@ ipt() {
 	local cmd=$1 table=$2 chain=$3
 	shift 3
 	set -- "$@" -m comment --comment "$TAG"
+	# The undo first: a signal between the two must not leave the rule.
+	undo "$cmd" -w -t "$table" -D "$chain" "$@"
 	"$cmd" -w -t "$table" -C "$chain" "$@" 2>/dev/null ||
 		run "$cmd" -w -t "$table" -A "$chain" "$@"
-	undo "$cmd" -w -t "$table" -D "$chain" "$@"
 }
 
 # setup_forwarding [DEV]: forward between the tunnel and the LAN, and clamp

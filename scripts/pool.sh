@@ -229,11 +229,39 @@ purge_lease() {
 		say "session $n: its session.sh is gone; ending its vpn (pid $pid)"
 		kill "$pid" 2>/dev/null || true
 	fi
-	if ip link show dev "$prefix-$n" >/dev/null 2>&1; then
-		run ip link del dev "$prefix-$n" || true
-	fi
+	dev_gone "$prefix-$n" "$2" || true
 	rules_gone "vpn:$prefix-$n" raw
 	rm -f "$2" "$2.stats"
+}
+
+# ifindex DEV: the device's index, or nothing if there is no DEV.
+ifindex() { ip -o link show dev "$1" 2>/dev/null | cut -d: -f1; }
+
+# dev_gone DEV LEASE: DEV deleted, if it is the session's of LEASE: the
+# device whose index the lease recorded, or, if the session was cut short
+# before it could record one, what has the name now (the name was free
+# when the lease was taken, under STATE/lock).  Never another's.
+dev_gone() {
+	local idx want
+	idx=$(ifindex "$1")
+	[[ -n $idx ]] || return 0
+	want=$(lease_key "$2" ifindex)
+	if [[ -n $want && $want != "$idx" ]]; then
+		say "$1: not the device this session made (index $idx, not $want): left as it is"
+		return 0
+	fi
+	run ip link del dev "$1"
+}
+
+# stale_rules_gone PREFIX: the raw rules of this instance's sessions
+# (tagged vpn:PREFIX-N) that no running session holds.
+stale_rules_gone() {
+	local tag live
+	live=" $(live_leases "$STATE" | tr '\n' ' ')"
+	for tag in $( { iptables-save -t raw; ip6tables-save -t raw; } 2>/dev/null |
+	    grep -o "vpn:$1-[0-9]*" | sort -u); do
+		[[ $live == *" ${tag##*-} "* ]] || rules_gone "$tag" raw
+	done
 }
 
 # rules_gone TAG TABLE...: delete every rule tagged TAG (exactly) from the

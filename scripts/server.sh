@@ -337,6 +337,7 @@ end_sessions() {
 	: >"$STATE/stopping"
 	exec {lock}>&-
 	sessions_end 100
+	stale_rules_gone "$IFACE"
 }
 
 # sessions_end TENTHS: SIGTERM to each session of STATE that still runs

@@ -134,8 +134,11 @@ session_device() {
 	local dev=$IFACE-$SLOT p owner=() addr
 	[[ -z $RUN_USER ]] || owner=(user "$RUN_USER")
 	TAG=vpn:$dev
+	# The undo first: a signal between the two must not leave the device.
+	# The lease then records which device is ours (dev_gone).
+	undo_call dev_gone "$dev" "$STATE/sessions/$SLOT"
 	run ip tuntap add dev "$dev" mode tun "${owner[@]}"
-	undo ip link del dev "$dev"
+	printf 'ifindex=%s\n' "$(ifindex "$dev")" >>"$STATE/sessions/$SLOT"
 	[[ -z $MTU ]] || run ip link set dev "$dev" mtu "$MTU"
 	for p in "${ADDRS[@]}"; do
 		addr=$(slot_addr "$p" "$SLOT")

@@ -20,7 +20,9 @@
 #   was.
 # Then, with raw clients (nc) on a server of its own:
 # - a session.sh killed with SIGKILL: the next client gets its slot, and
-#   the vpn it left running is ended.
+#   the vpn it left running is ended;
+# - SIGTERM while a burst of 40 clients' sessions are being set up leaves
+#   gateway B as it was: no session device, no tagged rule.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -140,3 +142,24 @@ killed_session() {
 	stop "$SRV0" srv0
 }
 check "a session killed (SIGKILL): the next is served in its slot, its vpn ended" killed_session
+
+# SIGTERM to a server while a burst of clients' sessions are being set
+# up, at two delays: each session undoes what it did, including what it
+# did just as the signal came (an undo recorded after its step was lost
+# to a signal between the two), and gateway B is as it was.
+term_in_setup() {
+	local d i b0 srv
+	for d in 0.1 0.4; do
+		b0=$(snapshot "$GWB")
+		server srv1 -M 40 -k 5 -t 60 -p 33972 -i tun5 -l 10.2.0.1/16 -l fd00:2::1/64
+		srv=$!
+		wait_for 5 said srv1 "listening on port 33972"
+		for ((i = 0; i < 40; i++)); do
+			holder 33972
+		done
+		sleep "$d"
+		stop "$srv" srv1
+		same_as "$b0" "$GWB" "SIGTERM $d s into a burst of 40 set-ups"
+	done
+}
+check "SIGTERM during a burst of set-ups: gateway B as it was" term_in_setup
