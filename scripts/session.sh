@@ -24,7 +24,10 @@ PROGRAM=session.sh
 PUSH_SECS=1			# UDP: wait this long for the other's answer,
 PUSH_TRIES=5			# and ask this many times
 LINE_MAX=1024			# bytes a configuration line may have
+HELLO_SIZE=1200			# UDP: a hello is padded to this (as QUIC's first
+				# datagram), so no answer is bigger than it
 SLOT='' PEER='' SAID=0		# SAID: the client was told something
+NONCE=''			# UDP: the client's hello's, once one came
 
 usage() { echo "usage: $PROGRAM serve|pull STATE [NAME]"; }
 
@@ -111,9 +114,6 @@ lease() {
 # refuse WHY: tell the client why it gets no session (docs/protocol.md),
 # and say it here; then end.
 refuse() {
-	if [[ $TRANSPORT == udp ]]; then
-		datagram "$PUSH_SECS" >/dev/null	# its hello
-	fi
 	echo "vpn-refused 1 $1"
 	SAID=1
 	die "$PEER: refused: $1"
@@ -167,6 +167,7 @@ config_line() {
 	for r in "${ROUTES[@]}"; do
 		line+=" route=$r"
 	done
+	[[ -z $NONCE ]] || line+=" nonce=$NONCE"
 	echo "$line"
 }
 
@@ -177,18 +178,51 @@ datagram() {
 	    tr -d '\0' || true
 }
 
-# push_udp: on UDP, the client's hello came first: answer it with the
-# configuration until the client says it has it (any datagram), at most
-# PUSH_TRIES times.
+# dgram SECS: the next datagram, whole, within SECS, into DGRAM (its NULs
+# as blanks, so that its length is its size); 1 if none came.
+dgram() {
+	DGRAM=$(timeout "$1" dd bs=65536 count=1 status=none 2>/dev/null | tr '\0' ' ') || true
+	[[ -n $DGRAM ]]
+}
+
+# is_hello [NONCE]: DGRAM is a client's hello (docs/protocol.md), with
+# NONCE if given: at least HELLO_SIZE bytes, its first line "vpn-hello 1
+# NONCE"; the nonce into HELLO.
+is_hello() {
+	((${#DGRAM} >= HELLO_SIZE)) || return 1
+	[[ ${DGRAM%%$'\n'*} =~ ^vpn-hello\ 1\ ([0-9a-f]{16,64})$ ]] || return 1
+	HELLO=${BASH_REMATCH[1]}
+	[[ -z ${1:-} || $HELLO == "$1" ]]
+}
+
+# hello_wait: on UDP, the client's hello (socat started this session for
+# the first datagram of its address and port), and its nonce.  Anything
+# else (a short hello, a stray datagram) ends the session at once,
+# unanswered: an answer to a datagram that cannot have come from a client
+# would make the server a reflector, and a wait would hold a session.
+hello_wait() {
+	if ! dgram "$PUSH_SECS" || ! is_hello; then
+		die "$PEER: the first datagram is no vpn-hello of $HELLO_SIZE bytes: ignored"
+	fi
+	NONCE=$HELLO
+}
+
+# push_udp: answer the hello with the configuration, and wait for the
+# client's ack, which echoes the hello's nonce.  A whole hello again with
+# the same nonce (our answer was lost) is answered again; nothing else
+# is.  At most PUSH_TRIES answers, never more than one a hello.
 push_udp() {
-	local i hello
-	hello=$(datagram "$PUSH_SECS")
-	[[ $hello == "vpn-hello"* ]] || die "$PEER: refused: not a vpn-hello datagram"
+	local i answers=1
+	config_line
 	for ((i = 0; i < PUSH_TRIES; i++)); do
-		config_line
-		[[ -z $(datagram "$PUSH_SECS") ]] || return 0
+		dgram "$PUSH_SECS" || continue
+		[[ ${DGRAM%%$'\n'*} != "vpn-ack 1 $NONCE" ]] || return 0
+		if is_hello "$NONCE" && ((answers < PUSH_TRIES)); then
+			config_line
+			answers=$((answers + 1))
+		fi
 	done
-	die "$PEER: no answer to the configuration after $PUSH_TRIES tries"
+	die "$PEER: no ack of the configuration: no session"
 }
 
 # run_vpn DEV STATS [LEASE]: vpn on DEV, on our stdin and stdout, its
@@ -209,11 +243,15 @@ run_vpn() {
 
 # serve_many: a session of its own: a slot, a device, the pushed line, vpn.
 serve_many() {
+	# Over UDP the device is made only once the client has acked.
+	[[ $TRANSPORT != udp ]] || hello_wait
 	lease
-	session_device
 	if [[ $TRANSPORT == udp ]]; then
 		push_udp
+		SAID=1
+		session_device
 	else
+		session_device
 		config_line
 	fi
 	SAID=1
@@ -239,8 +277,8 @@ serve_one() {
 # which then tries again later; then undo what was done.
 serve_exit() {
 	local rc=$?
-	if ((rc != 0 && MAX > 0 && !SAID)); then
-		[[ $TRANSPORT != udp ]] || datagram "$PUSH_SECS" >/dev/null
+	# Over UDP, only a client whose hello came is answered.
+	if ((rc != 0 && MAX > 0 && !SAID)) && [[ $TRANSPORT != udp || -n $NONCE ]]; then
 		echo "vpn-refused 1 the server could not set up a session"
 		say "$PEER: could not set up a session (exit $rc)"
 	fi
@@ -271,13 +309,18 @@ serve() {
 # pull: on UDP, ask the server for the configuration, apply it, say we
 # have it, and become vpn.
 pull() {
-	local i line=''
+	local i line='' nonce
 	STATE=$1
 	# shellcheck disable=SC1091 # the instance's own configuration
 	. "$STATE/conf"
+	nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	for ((i = 0; i < PUSH_TRIES; i++)); do
-		echo "vpn-hello 1"
+		# One write, one datagram: the line, then NULs to HELLO_SIZE.
+		{ echo "vpn-hello 1 $nonce"; head -c "$HELLO_SIZE" /dev/zero; } |
+		    head -c "$HELLO_SIZE" | dd bs="$HELLO_SIZE" count=1 iflag=fullblock status=none
 		line=$(datagram "$PUSH_SECS")
+		# A configuration for another hello (a stale or forged one) is not ours.
+		[[ $line == "$MAGIC "* && " $line " != *" nonce=$nonce "* ]] && line=''
 		[[ -z $line ]] || break
 	done
 	[[ -n $line ]] || die "no configuration from the server after $PUSH_TRIES tries"
@@ -287,7 +330,7 @@ pull() {
 	fi
 	[[ $line == "$MAGIC "* ]] || die "the server sent no configuration: '${line:0:40}'"
 	apply_config "$line" || exit 4
-	echo "vpn-ack 1"
+	echo "vpn-ack 1 $nonce"
 	# shellcheck disable=SC2153 # SERVER is the conf's
 	session_file "$(bracket "$SERVER"):$PORT" "${PUSHED[@]}"
 	say "connected to $SERVER port $PORT (udp): session up on $IFACE"
