@@ -112,7 +112,7 @@ checks() {
 	nc:*|tls:*|udp:*) cmds+=(socat) ;;
 	esac
 	[[ $TRANSPORT != tls ]] || cmds+=(openssl)
-	[[ -z $RUN_USER ]] || cmds+=(setpriv)
+	[[ -z $RUN_USER && $TRANSPORT:$MAX == nc:0 ]] || cmds+=(setpriv)
 	((MAX == 0)) || ! uses_ipv6 || cmds+=(ip6tables)
 	preflight "${cmds[@]}"
 	[[ $TRANSPORT:$MAX != nc:0 ]] || nc_flavour "$FAMILY"
@@ -124,6 +124,7 @@ checks() {
 	[[ $TRANSPORT != tls ]] || tls_files
 	[[ -z $IDENTITIES ]] || identities_check "$IDENTITIES"
 	if ((MAX > 0)); then
+		stale_state
 		out=$(ip -o link show | grep -o " $IFACE-[0-9]*[:@]" | head -1 || true)
 		[[ -z $out ]] || die "${out:1:-1}: device exists (another vpn? choose a prefix with -i)"
 		[[ ! -e $(netns_dir)/$IFACE ]] ||
@@ -171,6 +172,7 @@ setup_state() {
 		array_decl ADDRS
 		array_decl ROUTES
 		printf 'STARTED=%q\n' "$(date +%s)"
+		printf 'SERVER_PID=%s\nSERVER_START=%s\n' "$$" "$(proc_start "$$")"
 		printf 'ROLE=server\n'
 	} >"$STATE/conf"
 	# Root's, also with -u: root writes leases and counters here, and a
@@ -183,6 +185,30 @@ setup_state() {
 		user_file "$STATE/sessions/one.lock"
 		user_file "$STATE/sessions/one.stats"
 	fi
+}
+
+# stale_state: what a server.sh -M -i IFACE killed without its clean-up
+# (SIGKILL, the OOM killer) left: its state, its sessions, which may still
+# run, their devices and rules, its own tagged rules, its listener.  If
+# the server its conf names is gone, all that is ended and deleted, said
+# in one line, and this one starts in its place.  A server that runs, or
+# a state without a server's PID, is left to the check that refuses.
+stale_state() {
+	local old pid start
+	old=$(netns_dir)/$IFACE
+	[[ -f $old/conf ]] || return 0
+	pid=$(sed -n 's/^SERVER_PID=//p' "$old/conf")
+	start=$(sed -n 's/^SERVER_START=//p' "$old/conf")
+	[[ -n $pid ]] && ! proc_is "$pid" "$start" || return 0
+	say "$old: its server.sh (pid $pid) is gone: ending what it left (sessions, devices, rules, leases)"
+	STATE=$old
+	pid=$(lease_key "$old/listener" pid)
+	! proc_is "$pid" "$(lease_key "$old/listener" start)" || kill "$pid" 2>/dev/null || true
+	sessions_end 50
+	stale_rules_gone "$IFACE"
+	rules_gone "$TAG" filter nat mangle raw
+	rm -rf "$old"
+	STATE=''
 }
 
 # setup_many: the rules every session shares: clients do not reach each
@@ -273,13 +299,15 @@ listener() {
 	tls)	addr=OPENSSL-LISTEN:$PORT,$opts,max-children=$((max + HANDSHAKES))$pf
 		addr+=,$(tls_opts),$(socat_timeout "$HANDSHAKE_SECS") ;;
 	esac
+	# --pdeathsig: a server killed (SIGKILL) takes its listener with it.
 	if ((MAX > 0)); then	# sessions make devices: root
-		socat "$addr" EXEC:"$session" 2>"$DIR/log" &
+		setpriv --pdeathsig TERM -- socat "$addr" EXEC:"$session" 2>"$DIR/log" &
 	else
-		as_user socat "$addr" EXEC:"$session" 2>"$DIR/log" &
+		as_user setpriv --pdeathsig TERM -- socat "$addr" EXEC:"$session" 2>"$DIR/log" &
 	fi
 	LISTENER=$!
 	undo_call stop_listener "$LISTENER"
+	printf 'pid=%s\nstart=%s\n' "$LISTENER" "$(proc_start "$LISTENER")" >"$STATE/listener"
 	wait_listening "$LISTENER"
 	say "listening on port $PORT ($TRANSPORT$( ((MAX == 0)) || echo ", up to $MAX clients"))"
 	wait "$LISTENER" || die "socat ended (exit $?)"

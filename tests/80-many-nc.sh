@@ -22,7 +22,11 @@
 # - a session.sh killed with SIGKILL: the next client gets its slot, and
 #   the vpn it left running is ended;
 # - SIGTERM while a burst of 40 clients' sessions are being set up leaves
-#   gateway B as it was: no session device, no tagged rule.
+#   gateway B as it was: no session device, no tagged rule;
+# - a server killed with SIGKILL, a session up: its listener goes with it;
+#   a new server on the same port and prefix ends what it left, says so,
+#   serves a client in the same slot, and its SIGTERM leaves gateway B
+#   as it was.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -163,3 +167,33 @@ term_in_setup() {
 	done
 }
 check "SIGTERM during a burst of set-ups: gateway B as it was" term_in_setup
+
+# A server killed with SIGKILL, with a session up (a holder, silent for
+# less than -t): its listener goes with it, within a few seconds; the
+# next server finds the state it left, ends its session and deletes its
+# device, rules and lease (one line), serves a client in that slot, and
+# its SIGTERM leaves gateway B as before the first.
+server_killed() {
+	local b0 srv line
+	b0=$(snapshot "$GWB")
+	server srv3 -M 1 -k 1 -p 33973 -i tun4
+	srv=$!
+	wait_for 5 said srv3 "listening on port 33973"
+	holder 33973
+	wait_for 10 has_link "$GWB" tun4-1
+	kill -KILL "$srv"
+	wait "$srv" || true
+	# shellcheck disable=SC2317 # called by wait_for
+	no_listener() { ! listening "$GWB" 33973; }
+	wait_for 3 no_listener
+	server srv4 -M 1 -k 1 -p 33973 -i tun4
+	srv=$!
+	wait_for 15 said srv4 "listening on port 33973"
+	said srv4 "its server.sh (pid " || fail "the new server did not say it cleaned: $(grep -v '^\[#' "$TMP/srv4.log" | head -n 3)"
+	line=$(first_line 33973)
+	[[ $line == "vpn-config 1 addr=10.1.1.2/24 "* ]] ||
+		fail "after a server was killed, the next one's client got '$line': $(grep -v '^\[#' "$TMP/srv4.log" | tail -n 3)"
+	stop "$srv" srv4
+	same_as "$b0" "$GWB" "a server killed (SIGKILL), then another stopped"
+}
+check "a server killed (SIGKILL): listener gone, the next one cleans up and serves" server_killed
