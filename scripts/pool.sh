@@ -238,18 +238,12 @@ purge_lease() {
 ifindex() { ip -o link show dev "$1" 2>/dev/null | cut -d: -f1; }
 
 # dev_gone DEV LEASE: DEV deleted, if it is the session's of LEASE: the
-# device whose index the lease recorded, or, if the session was cut short
-# before it could record one, what has the name now (the name was free
-# when the lease was taken, under STATE/lock).  Never another's.
+# device whose index the lease recorded when the session made it.  Never
+# another's, even of that name.
 dev_gone() {
-	local idx want
+	local idx
 	idx=$(ifindex "$1")
-	[[ -n $idx ]] || return 0
-	want=$(lease_key "$2" ifindex)
-	if [[ -n $want && $want != "$idx" ]]; then
-		say "$1: not the device this session made (index $idx, not $want): left as it is"
-		return 0
-	fi
+	[[ -n $idx && $idx == "$(lease_key "$2" ifindex)" ]] || return 0
 	run ip link del dev "$1"
 }
 

@@ -44,7 +44,8 @@ SIGINT or SIGTERM ends every session and undoes every change it made.
                the command line's come after them
   -h           print this help and exit
   -i iface     device to create (default tun0); with -M, the prefix of the
-               session devices (IFACE-1, IFACE-2 ...); none may exist yet
+               session devices (IFACE-1, IFACE-2 ...), where a slot whose
+               name another's device has is skipped
   -K key       this server's private key, PEM (tls)
   -k secs      keepalive after secs without output (default 10; 0: off)
   -l a/prefix  address of the device, IPv4 or IPv6; repeatable (default
@@ -125,8 +126,9 @@ checks() {
 	[[ -z $IDENTITIES ]] || identities_check "$IDENTITIES"
 	if ((MAX > 0)); then
 		stale_state
-		out=$(ip -o link show | grep -o " $IFACE-[0-9]*[:@]" | head -1 || true)
-		[[ -z $out ]] || die "${out:1:-1}: device exists (another vpn? choose a prefix with -i)"
+		# A device of that name is another's: its slot is skipped.
+		out=$(ip -o link show | grep -o " $IFACE-[0-9]*[:@]" | tr -d ' :@' | tr '\n' ' ' || true)
+		[[ -z $out ]] || say "${out% }: devices not this server's; their slots are skipped"
 		[[ ! -e $(netns_dir)/$IFACE ]] ||
 			die "$(netns_dir)/$IFACE: another server.sh -i $IFACE runs here"
 	else

@@ -93,9 +93,18 @@ lease() {
 		exec {lock}>&-
 		refuse "all $MAX sessions are up"
 	fi
+	if [[ -n $SLOT ]] && foreign "$SLOT"; then
+		exec {lock}>&-
+		refuse "its device $IFACE-$SLOT is taken by a device not the server's"
+	fi
 	for ((n = 1; n <= MAX; n++)); do
 		[[ -z $SLOT ]] || break
-		[[ $live == *" $n "* || $reserved == *" $n "* ]] || SLOT=$n
+		[[ $live == *" $n "* || $reserved == *" $n "* ]] && continue
+		if foreign "$n"; then
+			say "$PEER: slot $n skipped: $IFACE-$n is a device not the server's"
+			continue
+		fi
+		SLOT=$n
 	done
 	[[ -n $SLOT ]] || { exec {lock}>&-; refuse "no address is free"; }
 	file=$STATE/sessions/$SLOT
@@ -109,6 +118,14 @@ lease() {
 	    "$$" "$(proc_start "$$")" "$NAME" "${PEER%% (*}" "$IFACE-$SLOT" \
 	    "$(slot_addrs "$SLOT")" "$(date +%s)" >"$file"
 	exec {lock}>&-
+}
+
+# foreign N: the device of slot N exists, and no lease says it is ours
+# (one of a session that died without its clean-up): another's, which
+# the server must neither use nor delete.
+foreign() {
+	[[ -n $(ifindex "$IFACE-$1") ]] || return 1
+	[[ $(lease_key "$STATE/sessions/$1" ifindex) != "$(ifindex "$IFACE-$1")" ]]
 }
 
 # refuse WHY: tell the client why it gets no session (docs/protocol.md),
@@ -134,11 +151,16 @@ session_device() {
 	local dev=$IFACE-$SLOT p owner=() addr
 	[[ -z $RUN_USER ]] || owner=(user "$RUN_USER")
 	TAG=vpn:$dev
-	# The undo first: a signal between the two must not leave the device.
-	# The lease then records which device is ours (dev_gone).
+	# The lease records the device's index: the device is ours, and
+	# dev_gone deletes it, and no other of that name.  One command (a
+	# subshell, which a SIGTERM to us does not stop), so that our trap,
+	# which runs only after it, never comes between the two; its undo
+	# first.
 	undo_call dev_gone "$dev" "$STATE/sessions/$SLOT"
-	run ip tuntap add dev "$dev" mode tun "${owner[@]}"
-	printf 'ifindex=%s\n' "$(ifindex "$dev")" >>"$STATE/sessions/$SLOT"
+	(
+		run ip tuntap add dev "$dev" mode tun "${owner[@]}"
+		printf 'ifindex=%s\n' "$(ifindex "$dev")" >>"$STATE/sessions/$SLOT"
+	)
 	[[ -z $MTU ]] || run ip link set dev "$dev" mtu "$MTU"
 	for p in "${ADDRS[@]}"; do
 		addr=$(slot_addr "$p" "$SLOT")

@@ -26,7 +26,10 @@
 # - a server killed with SIGKILL, a session up: its listener goes with it;
 #   a new server on the same port and prefix ends what it left, says so,
 #   serves a client in the same slot, and its SIGTERM leaves gateway B
-#   as it was.
+#   as it was;
+# - a device not the server's with a session device's name (tun3-1): its
+#   slot is skipped, said; a client is served in the next; the device
+#   survives the server.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -197,3 +200,24 @@ server_killed() {
 	same_as "$b0" "$GWB" "a server killed (SIGKILL), then another stopped"
 }
 check "a server killed (SIGKILL): listener gone, the next one cleans up and serves" server_killed
+
+# Another's device named as a session's (another tunnel, tun3-1), there
+# before the server: the server starts, skips that slot (said), serves a
+# client in the next, and leaves the device as it was at its stop.
+foreign_device() {
+	local b0 srv line
+	ip -n "$GWB" tuntap add dev tun3-1 mode tun
+	b0=$(snapshot "$GWB")
+	server srv5 -M 2 -k 1 -p 33974 -i tun3
+	srv=$!
+	wait_for 5 said srv5 "listening on port 33974"
+	line=$(first_line 33974)
+	[[ $line == "vpn-config 1 addr=10.1.1.3/24 "* ]] ||
+		fail "with another's tun3-1, the client got '$line': $(grep -v '^\[#' "$TMP/srv5.log" | tail -n 3)"
+	said srv5 "slot 1 skipped: tun3-1 is a device not the server's" ||
+		fail "the server did not say it skipped slot 1: $(grep -v '^\[#' "$TMP/srv5.log" | tail -n 3)"
+	stop "$srv" srv5
+	same_as "$b0" "$GWB" "a server beside another's tun3-1"
+	ip -n "$GWB" link del tun3-1
+}
+check "another's device named tun3-1: its slot skipped, a client served, the device kept" foreign_device
