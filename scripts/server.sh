@@ -329,9 +329,10 @@ stop_listener() {
 	local kids
 	kids=$(ps -o pid= --ppid "$1" || true)
 	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
+	# Before the wait: socat caught in a burst of forks may wait for them.
 	# shellcheck disable=SC2086 # a list of PIDs
 	[[ -z $kids ]] || kill $kids 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }
 
 # reap PID: a child that ends by itself, once its input is closed; within
