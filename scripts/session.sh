@@ -236,6 +236,7 @@ hello_wait() {
 push_udp() {
 	local i answers=1
 	config_line
+	SAID=1		# no refusal after it: one answer a hello
 	for ((i = 0; i < PUSH_TRIES; i++)); do
 		dgram "$PUSH_SECS" || continue
 		[[ ${DGRAM%%$'\n'*} != "vpn-ack 1 $NONCE" ]] || return 0
@@ -270,7 +271,6 @@ serve_many() {
 	lease
 	if [[ $TRANSPORT == udp ]]; then
 		push_udp
-		SAID=1
 		session_device
 	else
 		session_device
