@@ -435,9 +435,10 @@ ipt() {
 	local cmd=$1 table=$2 chain=$3
 	shift 3
 	set -- "$@" -m comment --comment "$TAG"
+	# The undo first: a signal between the two must not leave the rule.
+	undo "$cmd" -w -t "$table" -D "$chain" "$@"
 	"$cmd" -w -t "$table" -C "$chain" "$@" 2>/dev/null ||
 		run "$cmd" -w -t "$table" -A "$chain" "$@"
-	undo "$cmd" -w -t "$table" -D "$chain" "$@"
 }
 
 # setup_forwarding [DEV]: forward between the tunnel and the LAN, and clamp
@@ -483,6 +484,21 @@ fifos() {
 	DIR=$(mktemp -d -t "vpn-$IFACE.XXXXXX")
 	undo rm -rf "$DIR"
 	mkfifo -m 0600 "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
+}
+
+# user_file FILE: FILE made empty, -u's user's own, in a directory that
+# stays root's: what a process running as that user opens by name.
+user_file() {
+	install -m 0644 -o "$RUN_USER" -g "$(id -g "$RUN_USER")" /dev/null "$1"
+}
+
+# gone FILE...: each FILE removed; emptied instead if its directory is not
+# ours to write (a session running as -u's user).
+gone() {
+	local f
+	for f in "$@"; do
+		rm -f "$f" 2>/dev/null || : >"$f"
+	done
 }
 
 holds_close() {

@@ -9,6 +9,11 @@
 # STATE/sessions/N, made under STATE/lock, saying which process holds
 # the slot; a slot whose process is gone is free.
 
+# A client's name (its certificate's common name, the name in an ssh key's
+# forced command, the names of -A): it goes into leases, logs and
+# vpn-status's fields, so it is a plain word or it is refused.
+NAME_RE='^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'
+
 # -- addresses
 
 ip4_int() {
@@ -136,7 +141,7 @@ identities_check() {
 	while read -r name a extra; do
 		n=$((n + 1))
 		[[ -n $name && $name != \#* ]] || continue
-		[[ $name =~ ^[A-Za-z0-9_.@-]+$ ]] || die "$1:$n: not a name: '$name'"
+		[[ $name =~ $NAME_RE ]] || die "$1:$n: not a name (letters, digits, ._@-; 64 at most): '$name'"
 		[[ $names != *" $name "* ]] || die "$1:$n: $name: named twice"
 		names+="$name "
 		slot=$(ident_slot_of "$a")
@@ -224,11 +229,33 @@ purge_lease() {
 		say "session $n: its session.sh is gone; ending its vpn (pid $pid)"
 		kill "$pid" 2>/dev/null || true
 	fi
-	if ip link show dev "$prefix-$n" >/dev/null 2>&1; then
-		run ip link del dev "$prefix-$n" || true
-	fi
+	dev_gone "$prefix-$n" "$2" || true
 	rules_gone "vpn:$prefix-$n" raw
 	rm -f "$2" "$2.stats"
+}
+
+# ifindex DEV: the device's index, or nothing if there is no DEV.
+ifindex() { ip -o link show dev "$1" 2>/dev/null | cut -d: -f1; }
+
+# dev_gone DEV LEASE: DEV deleted, if it is the session's of LEASE: the
+# device whose index the lease recorded when the session made it.  Never
+# another's, even of that name.
+dev_gone() {
+	local idx
+	idx=$(ifindex "$1")
+	[[ -n $idx && $idx == "$(lease_key "$2" ifindex)" ]] || return 0
+	run ip link del dev "$1"
+}
+
+# stale_rules_gone PREFIX: the raw rules of this instance's sessions
+# (tagged vpn:PREFIX-N) that no running session holds.
+stale_rules_gone() {
+	local tag live
+	live=" $(live_leases "$STATE" | tr '\n' ' ')"
+	for tag in $( { iptables-save -t raw; ip6tables-save -t raw; } 2>/dev/null |
+	    grep -o "vpn:$1-[0-9]*" | sort -u); do
+		[[ $live == *" ${tag##*-} "* ]] || rules_gone "$tag" raw
+	done
 }
 
 # rules_gone TAG TABLE...: delete every rule tagged TAG (exactly) from the

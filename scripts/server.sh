@@ -44,7 +44,8 @@ SIGINT or SIGTERM ends every session and undoes every change it made.
                the command line's come after them
   -h           print this help and exit
   -i iface     device to create (default tun0); with -M, the prefix of the
-               session devices (IFACE-1, IFACE-2 ...); none may exist yet
+               session devices (IFACE-1, IFACE-2 ...), where a slot whose
+               name another's device has is skipped
   -K key       this server's private key, PEM (tls)
   -k secs      keepalive after secs without output (default 10; 0: off)
   -l a/prefix  address of the device, IPv4 or IPv6; repeatable (default
@@ -112,7 +113,7 @@ checks() {
 	nc:*|tls:*|udp:*) cmds+=(socat) ;;
 	esac
 	[[ $TRANSPORT != tls ]] || cmds+=(openssl)
-	[[ -z $RUN_USER ]] || cmds+=(setpriv)
+	[[ -z $RUN_USER && $TRANSPORT:$MAX == nc:0 ]] || cmds+=(setpriv)
 	((MAX == 0)) || ! uses_ipv6 || cmds+=(ip6tables)
 	preflight "${cmds[@]}"
 	[[ $TRANSPORT:$MAX != nc:0 ]] || nc_flavour "$FAMILY"
@@ -124,8 +125,10 @@ checks() {
 	[[ $TRANSPORT != tls ]] || tls_files
 	[[ -z $IDENTITIES ]] || identities_check "$IDENTITIES"
 	if ((MAX > 0)); then
-		out=$(ip -o link show | grep -o " $IFACE-[0-9]*[:@]" | head -1 || true)
-		[[ -z $out ]] || die "${out:1:-1}: device exists (another vpn? choose a prefix with -i)"
+		stale_state
+		# A device of that name is another's: its slot is skipped.
+		out=$(ip -o link show | grep -o " $IFACE-[0-9]*[:@]" | tr -d ' :@' | tr '\n' ' ' || true)
+		[[ -z $out ]] || say "${out% }: devices not this server's; their slots are skipped"
 		[[ ! -e $(netns_dir)/$IFACE ]] ||
 			die "$(netns_dir)/$IFACE: another server.sh -i $IFACE runs here"
 	else
@@ -171,9 +174,43 @@ setup_state() {
 		array_decl ADDRS
 		array_decl ROUTES
 		printf 'STARTED=%q\n' "$(date +%s)"
+		printf 'SERVER_PID=%s\nSERVER_START=%s\n' "$$" "$(proc_start "$$")"
 		printf 'ROLE=server\n'
 	} >"$STATE/conf"
-	[[ -z $RUN_USER ]] || chown -R "$RUN_USER" "$STATE/sessions"
+	# Root's, also with -u: root writes leases and counters here, and a
+	# user who could write the directory could put links in their place.
+	chmod go-w "$STATE" "$STATE/sessions"
+	# A TLS server without -M runs session.sh, and so its vpn, as -u's
+	# user: the files they write are made here, and handed over one by one.
+	if [[ -n $RUN_USER && $TRANSPORT:$MAX == tls:0 ]]; then
+		user_file "$STATE/sessions/one"
+		user_file "$STATE/sessions/one.lock"
+		user_file "$STATE/sessions/one.stats"
+	fi
+}
+
+# stale_state: what a server.sh -M -i IFACE killed without its clean-up
+# (SIGKILL, the OOM killer) left: its state, its sessions, which may still
+# run, their devices and rules, its own tagged rules, its listener.  If
+# the server its conf names is gone, all that is ended and deleted, said
+# in one line, and this one starts in its place.  A server that runs, or
+# a state without a server's PID, is left to the check that refuses.
+stale_state() {
+	local old pid start
+	old=$(netns_dir)/$IFACE
+	[[ -f $old/conf ]] || return 0
+	pid=$(sed -n 's/^SERVER_PID=//p' "$old/conf")
+	start=$(sed -n 's/^SERVER_START=//p' "$old/conf")
+	[[ -n $pid ]] && ! proc_is "$pid" "$start" || return 0
+	say "$old: its server.sh (pid $pid) is gone: ending what it left (sessions, devices, rules, leases)"
+	STATE=$old
+	pid=$(lease_key "$old/listener" pid)
+	! proc_is "$pid" "$(lease_key "$old/listener" start)" || kill "$pid" 2>/dev/null || true
+	sessions_end 50
+	stale_rules_gone "$IFACE"
+	rules_gone "$TAG" filter nat mangle raw
+	rm -rf "$old"
+	STATE=''
 }
 
 # setup_many: the rules every session shares: clients do not reach each
@@ -200,6 +237,8 @@ one_session() {
 	case $TRANSPORT in
 	nc)	session "$NC_ACCEPTED" as_user nc "${NC_LISTEN[@]}" "$PORT" ;;
 	udp)	RUN_USER='' vpn_args "$IFACE" "$STATE/sessions/one.stats"	# as -u's user
+		# which opens its counters' file by name: one of its own.
+		[[ -z $RUN_USER ]] || user_file "$STATE/sessions/one.stats"
 		as_user socat "$lst:$PORT$pf" EXEC:"${VPN_ARGS[*]}",nofork &
 		CHILDREN=("$!")
 		session_file - "${ADDRS[@]}"	# its peer is known to socat only
@@ -262,13 +301,15 @@ listener() {
 	tls)	addr=OPENSSL-LISTEN:$PORT,$opts,max-children=$((max + HANDSHAKES))$pf
 		addr+=,$(tls_opts),$(socat_timeout "$HANDSHAKE_SECS") ;;
 	esac
+	# --pdeathsig: a server killed (SIGKILL) takes its listener with it.
 	if ((MAX > 0)); then	# sessions make devices: root
-		socat "$addr" EXEC:"$session" 2>"$DIR/log" &
+		setpriv --pdeathsig TERM -- socat "$addr" EXEC:"$session" 2>"$DIR/log" &
 	else
-		as_user socat "$addr" EXEC:"$session" 2>"$DIR/log" &
+		as_user setpriv --pdeathsig TERM -- socat "$addr" EXEC:"$session" 2>"$DIR/log" &
 	fi
 	LISTENER=$!
 	undo_call stop_listener "$LISTENER"
+	printf 'pid=%s\nstart=%s\n' "$LISTENER" "$(proc_start "$LISTENER")" >"$STATE/listener"
 	wait_listening "$LISTENER"
 	say "listening on port $PORT ($TRANSPORT$( ((MAX == 0)) || echo ", up to $MAX clients"))"
 	wait "$LISTENER" || die "socat ended (exit $?)"
@@ -288,9 +329,10 @@ stop_listener() {
 	local kids
 	kids=$(ps -o pid= --ppid "$1" || true)
 	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
+	# Before the wait: socat caught in a burst of forks may wait for them.
 	# shellcheck disable=SC2086 # a list of PIDs
 	[[ -z $kids ]] || kill $kids 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }
 
 # reap PID: a child that ends by itself, once its input is closed; within
@@ -326,6 +368,7 @@ end_sessions() {
 	: >"$STATE/stopping"
 	exec {lock}>&-
 	sessions_end 100
+	stale_rules_gone "$IFACE"
 }
 
 # sessions_end TENTHS: SIGTERM to each session of STATE that still runs

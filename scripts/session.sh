@@ -24,7 +24,10 @@ PROGRAM=session.sh
 PUSH_SECS=1			# UDP: wait this long for the other's answer,
 PUSH_TRIES=5			# and ask this many times
 LINE_MAX=1024			# bytes a configuration line may have
+HELLO_SIZE=1200			# UDP: a hello is padded to this (as QUIC's first
+				# datagram), so no answer is bigger than it
 SLOT='' PEER='' SAID=0		# SAID: the client was told something
+NONCE=''			# UDP: the client's hello's, once one came
 
 usage() { echo "usage: $PROGRAM serve|pull STATE [NAME]"; }
 
@@ -38,7 +41,20 @@ peer_name() {
 	else
 		PEER=unknown
 	fi
-	[[ -z $NAME ]] || PEER+=" ($NAME)"
+}
+
+# name_check: the client's NAME, if it has one, is a plain name (NAME_RE);
+# if not, it is refused, and never reaches a lease, a log or -A.  socat
+# joins a certificate's several common names with " // ".
+name_check() {
+	if [[ -z $NAME || $NAME =~ $NAME_RE ]]; then
+		[[ -z $NAME ]] || PEER+=" ($NAME)"
+		return 0
+	fi
+	if [[ -n ${SOCAT_OPENSSL_X509_COMMONNAME:-} && $NAME == *" // "* ]]; then
+		refuse "its certificate has more than one common name (or one with ' // '): $(printf '%q' "$NAME")"
+	fi
+	refuse "its name is not a plain name (letters, digits, ._@-; 64 at most): $(printf '%q' "$NAME")"
 }
 
 # -- the server's side
@@ -77,9 +93,18 @@ lease() {
 		exec {lock}>&-
 		refuse "all $MAX sessions are up"
 	fi
+	if [[ -n $SLOT ]] && foreign "$SLOT"; then
+		exec {lock}>&-
+		refuse "its device $IFACE-$SLOT is taken by a device not the server's"
+	fi
 	for ((n = 1; n <= MAX; n++)); do
 		[[ -z $SLOT ]] || break
-		[[ $live == *" $n "* || $reserved == *" $n "* ]] || SLOT=$n
+		[[ $live == *" $n "* || $reserved == *" $n "* ]] && continue
+		if foreign "$n"; then
+			say "$PEER: slot $n skipped: $IFACE-$n is a device not the server's"
+			continue
+		fi
+		SLOT=$n
 	done
 	[[ -n $SLOT ]] || { exec {lock}>&-; refuse "no address is free"; }
 	file=$STATE/sessions/$SLOT
@@ -95,12 +120,17 @@ lease() {
 	exec {lock}>&-
 }
 
+# foreign N: the device of slot N exists, and no lease says it is ours
+# (one of a session that died without its clean-up): another's, which
+# the server must neither use nor delete.
+foreign() {
+	[[ -n $(ifindex "$IFACE-$1") ]] || return 1
+	[[ $(lease_key "$STATE/sessions/$1" ifindex) != "$(ifindex "$IFACE-$1")" ]]
+}
+
 # refuse WHY: tell the client why it gets no session (docs/protocol.md),
 # and say it here; then end.
 refuse() {
-	if [[ $TRANSPORT == udp ]]; then
-		datagram "$PUSH_SECS" >/dev/null	# its hello
-	fi
 	echo "vpn-refused 1 $1"
 	SAID=1
 	die "$PEER: refused: $1"
@@ -121,8 +151,16 @@ session_device() {
 	local dev=$IFACE-$SLOT p owner=() addr
 	[[ -z $RUN_USER ]] || owner=(user "$RUN_USER")
 	TAG=vpn:$dev
-	run ip tuntap add dev "$dev" mode tun "${owner[@]}"
-	undo ip link del dev "$dev"
+	# The lease records the device's index: the device is ours, and
+	# dev_gone deletes it, and no other of that name.  One command (a
+	# subshell, which a SIGTERM to us does not stop), so that our trap,
+	# which runs only after it, never comes between the two; its undo
+	# first.
+	undo_call dev_gone "$dev" "$STATE/sessions/$SLOT"
+	(
+		run ip tuntap add dev "$dev" mode tun "${owner[@]}"
+		printf 'ifindex=%s\n' "$(ifindex "$dev")" >>"$STATE/sessions/$SLOT"
+	)
 	[[ -z $MTU ]] || run ip link set dev "$dev" mtu "$MTU"
 	for p in "${ADDRS[@]}"; do
 		addr=$(slot_addr "$p" "$SLOT")
@@ -151,6 +189,7 @@ config_line() {
 	for r in "${ROUTES[@]}"; do
 		line+=" route=$r"
 	done
+	[[ -z $NONCE ]] || line+=" nonce=$NONCE"
 	echo "$line"
 }
 
@@ -161,18 +200,52 @@ datagram() {
 	    tr -d '\0' || true
 }
 
-# push_udp: on UDP, the client's hello came first: answer it with the
-# configuration until the client says it has it (any datagram), at most
-# PUSH_TRIES times.
+# dgram SECS: the next datagram, whole, within SECS, into DGRAM (its NULs
+# as blanks, so that its length is its size); 1 if none came.
+dgram() {
+	DGRAM=$(timeout "$1" dd bs=65536 count=1 status=none 2>/dev/null | tr '\0' ' ') || true
+	[[ -n $DGRAM ]]
+}
+
+# is_hello [NONCE]: DGRAM is a client's hello (docs/protocol.md), with
+# NONCE if given: at least HELLO_SIZE bytes, its first line "vpn-hello 1
+# NONCE"; the nonce into HELLO.
+is_hello() {
+	((${#DGRAM} >= HELLO_SIZE)) || return 1
+	[[ ${DGRAM%%$'\n'*} =~ ^vpn-hello\ 1\ ([0-9a-f]{16,64})$ ]] || return 1
+	HELLO=${BASH_REMATCH[1]}
+	[[ -z ${1:-} || $HELLO == "$1" ]]
+}
+
+# hello_wait: on UDP, the client's hello (socat started this session for
+# the first datagram of its address and port), and its nonce.  Anything
+# else (a short hello, a stray datagram) ends the session at once,
+# unanswered: an answer to a datagram that cannot have come from a client
+# would make the server a reflector, and a wait would hold a session.
+hello_wait() {
+	if ! dgram "$PUSH_SECS" || ! is_hello; then
+		die "$PEER: the first datagram is no vpn-hello of $HELLO_SIZE bytes: ignored"
+	fi
+	NONCE=$HELLO
+}
+
+# push_udp: answer the hello with the configuration, and wait for the
+# client's ack, which echoes the hello's nonce.  A whole hello again with
+# the same nonce (our answer was lost) is answered again; nothing else
+# is.  At most PUSH_TRIES answers, never more than one a hello.
 push_udp() {
-	local i hello
-	hello=$(datagram "$PUSH_SECS")
-	[[ $hello == "vpn-hello"* ]] || die "$PEER: refused: not a vpn-hello datagram"
+	local i answers=1
+	config_line
+	SAID=1		# no refusal after it: one answer a hello
 	for ((i = 0; i < PUSH_TRIES; i++)); do
-		config_line
-		[[ -z $(datagram "$PUSH_SECS") ]] || return 0
+		dgram "$PUSH_SECS" || continue
+		[[ ${DGRAM%%$'\n'*} != "vpn-ack 1 $NONCE" ]] || return 0
+		if is_hello "$NONCE" && ((answers < PUSH_TRIES)); then
+			config_line
+			answers=$((answers + 1))
+		fi
 	done
-	die "$PEER: no answer to the configuration after $PUSH_TRIES tries"
+	die "$PEER: no ack of the configuration: no session"
 }
 
 # run_vpn DEV STATS [LEASE]: vpn on DEV, on our stdin and stdout, its
@@ -181,7 +254,7 @@ push_udp() {
 run_vpn() {
 	local rc=0 pid
 	vpn_args "$1" "$2"
-	undo rm -f "$2"
+	undo_call gone "$2"
 	"${VPN_ARGS[@]}" <&0 &		# explicit: a job's stdin is /dev/null
 	pid=$!
 	CHILDREN=("$pid")
@@ -193,11 +266,14 @@ run_vpn() {
 
 # serve_many: a session of its own: a slot, a device, the pushed line, vpn.
 serve_many() {
+	# Over UDP the device is made only once the client has acked.
+	[[ $TRANSPORT != udp ]] || hello_wait
 	lease
-	session_device
 	if [[ $TRANSPORT == udp ]]; then
 		push_udp
+		session_device
 	else
+		session_device
 		config_line
 	fi
 	SAID=1
@@ -214,7 +290,7 @@ serve_one() {
 	printf 'pid=%s\nstart=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' "$$" \
 	    "$(proc_start "$$")" "$NAME" "${PEER%% (*}" "$IFACE" "${ADDRS[*]}" \
 	    "$(date +%s)" >"$STATE/sessions/one"
-	undo rm -f "$STATE/sessions/one"
+	undo_call gone "$STATE/sessions/one"
 	say "$PEER: session up on $IFACE"
 	run_vpn "$IFACE" "$STATE/sessions/one.stats"
 }
@@ -223,8 +299,8 @@ serve_one() {
 # which then tries again later; then undo what was done.
 serve_exit() {
 	local rc=$?
-	if ((rc != 0 && MAX > 0 && !SAID)); then
-		[[ $TRANSPORT != udp ]] || datagram "$PUSH_SECS" >/dev/null
+	# Over UDP, only a client whose hello came is answered.
+	if ((rc != 0 && MAX > 0 && !SAID)) && [[ $TRANSPORT != udp || -n $NONCE ]]; then
 		echo "vpn-refused 1 the server could not set up a session"
 		say "$PEER: could not set up a session (exit $rc)"
 	fi
@@ -239,10 +315,10 @@ serve() {
 	# Under sshd, stderr is the client's: the server's log is STATE/log.
 	[[ -z ${SSH_CONNECTION:-} ]] || exec 2>>"$STATE/log"
 	NAME=${NAME:-${SOCAT_OPENSSL_X509_COMMONNAME:-}}
-	NAME=${NAME%% // *}	# socat joins several common names so
 	peer_name
 	traps
 	trap serve_exit EXIT
+	name_check
 	if ((MAX > 0)); then
 		serve_many
 	else
@@ -255,13 +331,18 @@ serve() {
 # pull: on UDP, ask the server for the configuration, apply it, say we
 # have it, and become vpn.
 pull() {
-	local i line=''
+	local i line='' nonce
 	STATE=$1
 	# shellcheck disable=SC1091 # the instance's own configuration
 	. "$STATE/conf"
+	nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	for ((i = 0; i < PUSH_TRIES; i++)); do
-		echo "vpn-hello 1"
+		# One write, one datagram: the line, then NULs to HELLO_SIZE.
+		{ echo "vpn-hello 1 $nonce"; head -c "$HELLO_SIZE" /dev/zero; } |
+		    head -c "$HELLO_SIZE" | dd bs="$HELLO_SIZE" count=1 iflag=fullblock status=none
 		line=$(datagram "$PUSH_SECS")
+		# A configuration for another hello (a stale or forged one) is not ours.
+		[[ $line == "$MAGIC "* && " $line " != *" nonce=$nonce "* ]] && line=''
 		[[ -z $line ]] || break
 	done
 	[[ -n $line ]] || die "no configuration from the server after $PUSH_TRIES tries"
@@ -271,7 +352,7 @@ pull() {
 	fi
 	[[ $line == "$MAGIC "* ]] || die "the server sent no configuration: '${line:0:40}'"
 	apply_config "$line" || exit 4
-	echo "vpn-ack 1"
+	echo "vpn-ack 1 $nonce"
 	# shellcheck disable=SC2153 # SERVER is the conf's
 	session_file "$(bracket "$SERVER"):$PORT" "${PUSHED[@]}"
 	say "connected to $SERVER port $PORT (udp): session up on $IFACE"

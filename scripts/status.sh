@@ -207,7 +207,8 @@ tunnel() {
 		printf "$ROW" DEVICE ROLE VIA PEER NAME ADDRESS UP LAST-RX LAST-TX RX TX
 	fi
 	for s in "${1%/conf}"/sessions/*; do
-		[[ -f $s && $s != *.stats && $s != *.lock ]] || continue
+		# An empty one: a session as -u's user ended (it cannot remove it).
+		[[ -s $s && $s != *.stats && $s != *.lock ]] || continue
 		row "$s"
 		any=1
 	done

@@ -20,7 +20,16 @@
 #   was.
 # Then, with raw clients (nc) on a server of its own:
 # - a session.sh killed with SIGKILL: the next client gets its slot, and
-#   the vpn it left running is ended.
+#   the vpn it left running is ended;
+# - SIGTERM while a burst of 40 clients' sessions are being set up leaves
+#   gateway B as it was: no session device, no tagged rule;
+# - a server killed with SIGKILL, a session up: its listener goes with it;
+#   a new server on the same port and prefix ends what it left, says so,
+#   serves a client in the same slot, and its SIGTERM leaves gateway B
+#   as it was;
+# - a device not the server's with a session device's name (tun3-1): its
+#   slot is skipped, said; a client is served in the next; the device
+#   survives the server.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -140,3 +149,75 @@ killed_session() {
 	stop "$SRV0" srv0
 }
 check "a session killed (SIGKILL): the next is served in its slot, its vpn ended" killed_session
+
+# SIGTERM to a server while a burst of clients' sessions are being set
+# up, at two delays: each session undoes what it did, including what it
+# did just as the signal came (an undo recorded after its step was lost
+# to a signal between the two), and gateway B is as it was.
+term_in_setup() {
+	local d i b0 srv
+	for d in 0.1 0.4; do
+		b0=$(snapshot "$GWB")
+		server srv1 -M 40 -k 5 -t 60 -p 33972 -i tun5 -l 10.2.0.1/16 -l fd00:2::1/64
+		srv=$!
+		wait_for 5 said srv1 "listening on port 33972"
+		for ((i = 0; i < 40; i++)); do
+			holder 33972
+		done
+		sleep "$d"
+		stop "$srv" srv1
+		same_as "$b0" "$GWB" "SIGTERM $d s into a burst of 40 set-ups"
+	done
+}
+check "SIGTERM during a burst of set-ups: gateway B as it was" term_in_setup
+
+# A server killed with SIGKILL, with a session up (a holder, silent for
+# less than -t): its listener goes with it, within a few seconds; the
+# next server finds the state it left, ends its session and deletes its
+# device, rules and lease (one line), serves a client in that slot, and
+# its SIGTERM leaves gateway B as before the first.
+server_killed() {
+	local b0 srv line
+	b0=$(snapshot "$GWB")
+	server srv3 -M 1 -k 1 -p 33973 -i tun4
+	srv=$!
+	wait_for 5 said srv3 "listening on port 33973"
+	holder 33973
+	wait_for 10 has_link "$GWB" tun4-1
+	kill -KILL "$srv"
+	wait "$srv" || true
+	# shellcheck disable=SC2317 # called by wait_for
+	no_listener() { ! listening "$GWB" 33973; }
+	wait_for 3 no_listener
+	server srv4 -M 1 -k 1 -p 33973 -i tun4
+	srv=$!
+	wait_for 15 said srv4 "listening on port 33973"
+	said srv4 "its server.sh (pid " || fail "the new server did not say it cleaned: $(grep -v '^\[#' "$TMP/srv4.log" | head -n 3)"
+	line=$(first_line 33973)
+	[[ $line == "vpn-config 1 addr=10.1.1.2/24 "* ]] ||
+		fail "after a server was killed, the next one's client got '$line': $(grep -v '^\[#' "$TMP/srv4.log" | tail -n 3)"
+	stop "$srv" srv4
+	same_as "$b0" "$GWB" "a server killed (SIGKILL), then another stopped"
+}
+check "a server killed (SIGKILL): listener gone, the next one cleans up and serves" server_killed
+
+# Another's device named as a session's (another tunnel, tun3-1), there
+# before the server: the server starts, skips that slot (said), serves a
+# client in the next, and leaves the device as it was at its stop.
+foreign_device() {
+	local b0 srv line
+	ip -n "$GWB" tuntap add dev tun3-1 mode tun
+	b0=$(snapshot "$GWB")
+	server srv5 -M 2 -k 1 -p 33974 -i tun3
+	srv=$!
+	wait_for 5 said srv5 "listening on port 33974"
+	line=$(first_line 33974)
+	[[ $line == "vpn-config 1 addr=10.1.1.3/24 "* ]] ||
+		fail "with another's tun3-1, the client got '$line': $(grep -v '^\[#' "$TMP/srv5.log" | tail -n 3)"
+	said srv5 "slot 1 skipped: tun3-1 is a device not the server's" ||
+		fail "the server did not say it skipped slot 1: $(grep -v '^\[#' "$TMP/srv5.log" | tail -n 3)"
+	stop "$srv" srv5
+	same_as "$b0" "$GWB" "a server beside another's tun3-1"
+	ip -n "$GWB" link del tun3-1
+}
+check "another's device named tun3-1: its slot skipped, a client served, the device kept" foreign_device

@@ -15,6 +15,10 @@
 # - Ten connections that never begin a handshake hold up no one: bob,
 #   his transport killed, is back within 5 s of trying (1 s, then a
 #   handshake).
+# - Certificates the CA signed whose common name is no plain name (two
+#   CNs, the first alice's; a newline and "pid=" in it; blanks) are each
+#   refused, in one line naming the peer and why: no session, no device,
+#   alice's session untouched.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat openssl ip6tables
@@ -35,6 +39,18 @@ cert() {
 	openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.crt" -CAkey "$d/$2.key" \
 	    -CAcreateserial -days 2 -extfile "$d/$1.ext" -out "$d/$1.crt" 2>/dev/null
 }
+# odd_cert FILE CN [CN2]: a certificate signed by ca whose subject has the
+# common name CN (any bytes), and a second one CN2 if given.
+# shellcheck disable=SC2016 # ${ENV::...} is openssl's, from the environment
+odd_cert() {
+	local d=$TMP/pki
+	printf '[req]\ndistinguished_name = dn\nprompt = no\nstring_mask = utf8only\n[dn]\n0.CN = ${ENV::CN0}\n' >"$d/$1.cnf"
+	[[ -z ${3:-} ]] || echo '1.CN = ${ENV::CN1}' >>"$d/$1.cnf"
+	CN0=$2 CN1=${3:-} openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$d/$1.key" -out "$d/$1.csr" -config "$d/$1.cnf" 2>/dev/null
+	openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+	    -CAcreateserial -days 2 -out "$d/$1.crt" 2>/dev/null
+}
 NAMES=(alice bob carol dave eve)
 P=$TMP/pki
 cert ca -
@@ -42,6 +58,9 @@ cert server ca IP:198.51.100.2
 for n in "${NAMES[@]}"; do
 	cert "$n" ca
 done
+odd_cert twocn alice mallory
+odd_cert newline $'x\npid=1'
+odd_cert blanks 'mallory addr=10.1.1.50/24'
 printf '# name address [address6]\nalice 10.1.1.50 fd00:1::32\n' >"$TMP/ids"
 
 SARGS=(-T tls -c "$P/server.crt" -K "$P/server.key" -C "$P/ca.crt" -A "$TMP/ids"
@@ -91,7 +110,36 @@ idle() {
 	((SECONDS - start <= 6)) || fail "bob's tunnel took $((SECONDS - start)) s with 10 idle connections"
 }
 
+# Certificates with a common name that is no plain name: each refused,
+# said in one line, with no session; alice (whose name the first one
+# starts with) keeps hers.
+odd_names() {
+	local c devs leases0 got n=0
+	devs=$(session_devs) leases0=$(leases)
+	# shellcheck disable=SC2317 # called by wait_for
+	refusals() { (($(grep -c ': refused: its ' "$TMP/srv.log") >= $1)); }
+	for c in twocn newline blanks; do
+		n=$((n + 1))
+		# shellcheck disable=SC2016 # expanded by the inner sh
+		got=$(timeout 6 ip netns exec "${CLIENTS[4]}" sh -c 'sleep 3 | socat - "$1"' - \
+		    "OPENSSL:198.51.100.2:33960,cert=$P/$c.crt,key=$P/$c.key,cafile=$P/ca.crt" 2>&1 |
+		    head -n 1 || true)
+		# What the server says may be lost to a reset as it closes.
+		[[ $got != vpn-config* ]] || fail "$c: the client was configured: '$got'"
+		wait_for 5 refusals "$n"
+	done
+	(($(grep -c 'refused: its certificate has more than one common name' "$TMP/srv.log") == 1)) ||
+		fail "two CNs: $(grep refused "$TMP/srv.log" | tail -n 3)"
+	(($(grep -c 'refused: its name is not a plain name' "$TMP/srv.log") == 2)) ||
+		fail "odd names: $(grep refused "$TMP/srv.log" | tail -n 3)"
+	! grep -q '^pid=1$' "$TMP"/rundir/*/tun0/sessions/* || fail "a lease has a line pid=1"
+	[[ $(session_devs) == "$devs" && $(leases) == "$leases0" ]] ||
+		fail "devices $(session_devs | tr '\n' ' ') leases $(leases | tr '\n' ' '), were $devs $leases0"
+	reach "${CLIENTS[0]}" 10.1.1.1 || fail "alice lost her session"
+}
+
 many_extra() {
+	check "common names that are no plain name: refused, said, no session" odd_names
 	check "alice has her own addresses; IPv6 from the pool, masqueraded" ipv6
 	check "alice's transport killed: she comes back with the same addresses" alice_back
 	check "10 idle connections hold up no client" idle

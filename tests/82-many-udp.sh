@@ -7,6 +7,12 @@
 # but that with -x the clients reach each other; one datagram with a
 # bad configuration line costs the client one attempt, not its life; and
 # a pushed default route is refused.
+# Before them, on a server of its own, what a raw UDP client gets:
+# - a hello shorter than 1200 bytes gets no answer; a whole one gets one
+#   configuration, echoing its nonce, no bigger than the hello;
+# - a flood of hellos from one address (no ack) makes no device, and
+#   gets no more answers than hellos;
+# - then a client.sh is served as ever.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -47,5 +53,46 @@ hostile() {
 	same_routes "$before" "$c"
 }
 check "a pushed default route over UDP: refused, said; routes as they were" hostile
+
+# udp_raw: the datagrams on stdin (each read of at most 1200 bytes is one)
+# to the server on port 33983, from client host 5; what came back (2 s
+# after the last one) on stdout.
+udp_raw() {
+	ip netns exec "${CLIENTS[4]}" socat -b 1200 -t 2 - UDP:198.51.100.2:33983
+}
+
+# hello NONCE: a client's hello, padded to 1200 bytes.
+hello() {
+	{ echo "vpn-hello 1 $1"; head -c 1200 /dev/zero; } | head -c 1200
+}
+
+raw_hellos() {
+	local got n srv
+	server srv2 -M 2 -T udp -k 1 -t 3 -p 33983 -i tun6
+	srv=$!
+	wait_for 5 said srv2 "listening on port 33983"
+	got=$(printf 'vpn-hello 1 0123456789abcdef\n' | udp_raw | wc -c)
+	((got == 0)) || fail "a short hello got $got bytes back"
+	got=$(hello 0123456789abcdef | udp_raw)
+	[[ $got == "vpn-config 1 addr=10.1.1.2/24 "*" nonce=0123456789abcdef" ]] ||
+		fail "a whole hello got '$got'"
+	((${#got} < 1200)) || fail "a 1200-byte hello got ${#got} bytes back"
+	# 40 hellos from one socket, each its own nonce, none acked: the
+	# session that took the first answers only it.  (Those that come
+	# while socat forks it go to a session of their own, and get one
+	# answer each: a few.)
+	got=$(for ((n = 0; n < 40; n++)); do hello "$(printf '%016x' "$n")"; done | udp_raw)
+	n=$(grep -c '^vpn-config' <<<"$got" || true)
+	((n <= 4)) || fail "40 hellos of one socket got $n answers, want a few at most"
+	! ip -n "$GWB" -o link show | grep -q ' tun6-' ||
+		fail "hellos without an ack made a device: $(ip -n "$GWB" -o link show | grep -o ' tun6-[0-9]*')"
+	! said srv2 "session up" || fail "hellos without an ack made a session"
+	client_on 5 c56 -T udp -p 33983 -i tun8 -k 1 -t 3
+	wait_for 10 said c56 "session up on tun8"
+	wait_for 5 reach "${CLIENTS[4]}" 10.1.1.1
+	stop "${SCRIPTS[-1]}" c56
+	stop "$srv" srv2
+}
+check "raw hellos: a short one unanswered, a flood makes no device; a client served" raw_hellos
 
 many_checks

@@ -165,3 +165,33 @@ fifo_dir() {
 	[[ $(cat "$TMP/victim") == precious ]] || fail "the victim file now holds '$(cat "$TMP/victim")'"
 }
 check "client.sh -u: its FIFO directory stays root's" fifo_dir
+
+# server.sh -M -u: the instance's directory and its sessions directory
+# stay root's (they were nobody's, who put links where root's vpn wrote
+# its counters, and forged leases); vpn, which opens its counters' file
+# before it drops to nobody, writes root's own file.
+many_dirs() {
+	local srv cli s as_nobody
+	echo precious >"$TMP/victim"
+	server srv-many -M 2 -u nobody -k 1 -t 3 -r 172.16.1.0/24
+	srv=$!
+	wait_for 5 listening "$GWB" 33960
+	client cli-many -s 198.51.100.2 -r 172.20.1.0/24 -k 1 -t 3
+	cli=$!
+	wait_for 10 reach "$GWA" 10.1.1.1
+	s=$TMP/rundir/net-$(ip netns exec "$GWB" stat -L -c %i /proc/self/ns/net)/tun0/sessions
+	[[ -f $s/1.stats ]] || fail "no counters' file in $s: $(ls "$s")"
+	[[ $(stat -c %U "${s%/sessions}") == root && $(stat -c %U "$s") == root ]] ||
+		fail "$s is $(stat -c %U "$s")'s, its parent $(stat -c %U "${s%/sessions}")'s, want root's"
+	[[ $(stat -c %U "$s/1.stats") == root ]] || fail "$s/1.stats is $(stat -c %U "$s/1.stats")'s"
+	as_nobody=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups)
+	! "${as_nobody[@]}" ln -s "$TMP/victim" "$s/2.stats" 2>/dev/null || fail "nobody put a link in $s"
+	! "${as_nobody[@]}" touch "$s/2" 2>/dev/null || fail "nobody wrote a lease in $s"
+	[[ $(stat -c %U "/proc/$(pid_of "$GWB" "$VPN")") == nobody ]] ||
+		fail "the session's vpn does not run as nobody"
+	stop "$cli" cli-many
+	stop "$srv" srv-many
+	[[ $(cat "$TMP/victim") == precious ]] || fail "the victim file now holds '$(cat "$TMP/victim")'"
+	same_as "$b0" "$GWB" "server.sh -M -u nobody"
+}
+check "server.sh -M -u: the state directories stay root's" many_dirs

@@ -54,15 +54,17 @@ has_addr() { [[ -n $(tun_addr "$@") ]]; }
 # -- servers that lie: what a client.sh without -l must survive
 
 # fake_server PORT LINE [udp]: on gateway B, a server that answers each
-# client with LINE (over UDP, after the client's first datagram), then
+# client with LINE (over UDP, after the client's first datagram, with its
+# hello's nonce, as the client wants), then
 # holds the connection HOLD s (default 5) and says nothing more.  It runs
 # in a process group of its own, FAKE, which fake_stop ends.
 fake_server() {
 	local port=$1 line=$2 proto=${3:-tcp} listen=(TCP-LISTEN EXEC:"$TMP/fake.sh")
 	cat >"$TMP/fake.sh" <<'EOS'
 #!/bin/sh
-[ "${1:-}" != udp ] || dd bs=2048 count=1 status=none >/dev/null
-printf '%s\n' "$LINE"
+n=''
+[ "${1:-}" != udp ] || n=" nonce=$(dd bs=2048 count=1 status=none | head -n 1 | sed -n 's/^vpn-hello 1 //p')"
+printf '%s%s\n' "$LINE" "$n"
 exec sleep "$HOLD"
 EOS
 	chmod +x "$TMP/fake.sh"
