@@ -561,3 +561,12 @@ offload_join(const struct iovec *seg, size_t n, uint8_t *hdr, size_t *hlen,
 	*took = i;
 	return at;
 }
+
+/* offload_may_join(p, len): may the packet ${p} of ${len} bytes begin a join? */
+int
+offload_may_join(const uint8_t *p, size_t len)
+{
+	size_t th, hl;
+
+	return tcp_can_start(p, len, &th, &hl);
+}

@@ -45,6 +45,8 @@ int	offload_cut(const uint8_t *pkt, size_t len,
  */
 size_t	offload_join(const struct iovec *seg, size_t n, uint8_t *hdr,
 	    size_t *hlen, size_t *took);
+/* Whether a packet may begin a join: if not, it goes alone, unscanned. */
+int	offload_may_join(const uint8_t *p, size_t len);
 int	offload_hdr(uint8_t *pkt, size_t len, size_t mtu, int joined,
 	    struct virtio_net_hdr *h);
 

@@ -417,6 +417,9 @@ frames_run(const struct vpn *v, struct iovec *seg)
 			break;
 		seg[n].iov_base = f + at + FRAME_HDR;
 		seg[n].iov_len = plen;
+		/* A packet that cannot begin a join goes alone: */
+		if (n == 0 && !offload_may_join(seg[0].iov_base, plen))
+			return 0;	/* not the walk of 64 frames */
 	}
 	return n;
 }

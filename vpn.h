@@ -36,7 +36,8 @@ struct buf {
 struct stats {
 	unsigned long long rx_packets, rx_bytes;	/* given to the device */
 	unsigned long long rx_dropped;	/* refused by the device */
-	unsigned long long rx_invalid;	/* not a packet: a bad datagram */
+	unsigned long long rx_invalid;	/* a bad datagram, or a long TCP
+					   packet with a wrong checksum */
 	unsigned long long tx_packets, tx_bytes;	/* taken by stdout */
 	unsigned long long tx_dropped;	/* refused by the socket, or no room */
 	unsigned long long tx_invalid;	/* not a packet, from the device */
