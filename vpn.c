@@ -50,6 +50,7 @@
 #define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
 #define OUT_MAX		(256 * 1024)	/* stdout backlog; then tun waits */
+#define NOTSENT_LOWAT	(128 * 1024)	/* TCP stdout: unsent bytes it holds */
 #define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
 #define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
 #define PORTS_LEN	4		/* TCP's or UDP's two ports */
@@ -1197,17 +1198,23 @@ options(int argc, char *argv[], struct vpn *v)
 /*
  * On a TCP socket (socat's nofork), Nagle's algorithm would hold a small
  * frame back until the last one is acknowledged: a delayed ACK's 40 ms on
- * a ping.  Frames are batched here already, so send at once.
+ * a ping.  Frames are batched here already, so send at once.  And the
+ * socket would take all its buffer holds (autotuned to megabytes), one
+ * queue where every flow waits its turn: TCP_NOTSENT_LOWAT keeps what it
+ * has not sent short, and the rest waits in out, where fast goes first.
  */
 static void
-tcp_nodelay(int fd)
+tcp_tune(int fd)
 {
-	int on = 1, domain;
+	int on = 1, lowat = NOTSENT_LOWAT, domain;
 	socklen_t len = sizeof(domain);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
-	    (domain == AF_INET || domain == AF_INET6))
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1 ||
+	    (domain != AF_INET && domain != AF_INET6))
+		return;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+	    sizeof(lowat));
 }
 
 /* The buffers ${v}'s mode needs: in and out, and the offloads' own. */
@@ -1285,7 +1292,7 @@ main(int argc, char *argv[])
 	pipe_grow(STDIN_FILENO);
 	pipe_grow(STDOUT_FILENO);
 	if (!v.dgram)
-		tcp_nodelay(STDOUT_FILENO);
+		tcp_tune(STDOUT_FILENO);
 	signals_block(&waitmask);
 	sandbox_enter();
 
