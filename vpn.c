@@ -49,7 +49,7 @@
 /* Room for a maximal frame, and a byte more to see a longer packet. */
 #define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
-#define OUT_MAX		(256 * 1024)	/* stdout backlog; then tun waits */
+#define OUT_MAX		(1024 * 1024)	/* stdout backlog; then tun_skim() */
 #define NOTSENT_LOWAT	(128 * 1024)	/* TCP stdout: unsent bytes it holds */
 #define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
 #define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
@@ -728,6 +728,47 @@ tun_cut(struct vpn *v, const struct virtio_net_hdr *h, size_t len)
 		    frame_flow(v, buf_tail(&v->out), v->seg_len[i]));
 }
 
+/* Does tun_read() go on reading the device when out is full? */
+static int
+tun_skims(const struct vpn *v)
+{
+	return !v->dgram;	/* then v->aside is there */
+}
+
+/*
+ * tun_skim(v): out is full, and still a packet is read from the device, so
+ * that the device's queue, first come first served (the tun driver never
+ * leaves a packet to its qdisc), stays short: one of a sparse flow goes to
+ * fast, any other is dropped, as the device would drop it once its queue
+ * was full, only sooner.  Returns 0 if the device had none.
+ */
+static int
+tun_skim(struct vpn *v)
+{
+	struct virtio_net_hdr h;
+	uint8_t *p = v->aside;
+	size_t flow, len;
+	ssize_t n;
+
+	memset(&h, 0, sizeof(h));
+	if ((n = tun_packet(v, p, &h)) == 0)
+		return 0;
+	len = (size_t)n;
+	buf_compact(&v->fast, FRAME_HDR + FLOW_QUANTUM);
+	if (n == -1 || len > FLOW_QUANTUM || frame_error(p, len, len, v->tap) ||
+	    !frame_fast(v, (flow = flow_of(p, len, v->tap)), len) ||
+	    (v->vnet && !offload_csum(p, len, &h))) {
+		v->st.tx_dropped++;
+		return 1;
+	}
+	put16(buf_tail(&v->fast), len);
+	memcpy(buf_tail(&v->fast) + FRAME_HDR, p, len);
+	v->fast.len += FRAME_HDR + len;
+	v->flow_fast[flow] += len;
+	v->last_tx_ms = v->now_ms;
+	return 1;
+}
+
 /*
  * Read packets from the device while out has room for one more.  In
  * datagram mode each is read aside, to be cut into segments in out.
@@ -743,8 +784,11 @@ tun_read(struct vpn *v)
 	memset(&h, 0, sizeof(h));
 	for (i = 0; i < READ_BATCH; i++) {
 		buf_compact(&v->out, tun_want(v));
-		if (!tun_room(v))
-			return;
+		if (!tun_room(v)) {
+			if (!tun_skims(v) || !tun_skim(v))
+				return;
+			continue;
+		}
 		p = v->cut ? v->aside : buf_tail(&v->out) + FRAME_HDR;
 		if ((n = tun_packet(v, p, &h)) == 0)
 			return;
@@ -1081,7 +1125,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		buf_compact(&v->in, FRAME_ROOM);
 		buf_compact(&v->out, tun_want(v));
 		/* Ask only for what we have room for: this is backpressure. */
-		pfd[P_TUN].events = (tun_room(v) ? POLLIN : 0) |
+		pfd[P_TUN].events = (tun_room(v) || tun_skims(v) ? POLLIN : 0) |
 		    (v->tun_blocked ? POLLOUT : 0);
 		pfd[P_IN].fd = !v->eof && (v->dgram || buf_room(&v->in) > 0) ?
 		    STDIN_FILENO : -1;
@@ -1101,7 +1145,8 @@ loop(struct vpn *v, const sigset_t *waitmask)
 			errx(1, "%s: device was deleted", v->ifname);
 		if (pfd[P_TUN].revents & POLLIN)
 			tun_read(v);	/* packets become frames in out */
-		if (pfd[P_OUT].revents & (POLLERR | POLLHUP) && out_held(v) == 0)
+		if (pfd[P_OUT].revents & (POLLERR | POLLHUP) &&
+		    out_held(v) == 0)
 			stdout_error(v);
 		if (pfd[P_OUT].revents)
 			v->out_blocked = 0;
@@ -1225,10 +1270,10 @@ bufs_alloc(struct vpn *v)
 	buf_init(&v->out, OUT_MAX);
 	if (!v->dgram)
 		buf_init(&v->fast, FAST_MAX);
-	if (v->offload) {
+	if (v->offload || !v->dgram)
 		v->aside = mem_alloc(FRAME_MAX + 1);
+	if (v->offload)
 		v->seg_len = mem_alloc(CUT_MAX * sizeof(*v->seg_len));
-	}
 }
 
 static void

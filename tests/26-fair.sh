@@ -7,15 +7,17 @@
 #   to 10.9.0.3, read after them, leaves before them all: at least
 #   BACKLOG_MIN of the bursts' frames follow it on stdout (in arrival
 #   order, none would).
+# - The same with vpn's queue full: it still reads the device, sends the
+#   lone ping first, and drops what it has no room for (tx_dropped), so
+#   that the device's own queue drops nothing.
 # - Every packet leaves, none twice, and the bursts in their order.
 # - With each wire: the default, -O and -W.
 . "$(dirname "$0")/lib.sh"
 with_each_wire
 
 BURST=20		# pings sent at once; fewer than vpn's queue takes
-BULK_MAX=2000		# pings sent at most: the pipe takes some 730
-BACKLOG_MIN=32		# frames read but not yet taken by stdout; vpn stops
-			# reading with some 87 (OUT_MAX less two maximal frames)
+BULK_MAX=3000		# pings sent at most: the pipe takes some 730, vpn 600
+BACKLOG_MIN=32		# frames read but not yet taken by stdout
 SIZE=1400		# ICMP payload: IPv4 packets of 1428 bytes
 IP_LEN=$((SIZE + 28))
 VNET_HDR=10		# what each read from a TUN device adds (virtio_net_hdr)
@@ -54,19 +56,24 @@ frame_list() {
 	}'
 }
 
-mkfifo "$TMP/in" "$TMP/in.go"
-exec 5<>"$TMP/in"
-exec 6<>"$TMP/in.go"
-# The reader waits for a line on go before it reads: until then the pipe
-# fills, then vpn's own queue.
-# shellcheck disable=SC2016 # expanded by the inner sh
-spawn ip netns exec "$ns" sh -c '"$@" <"$0" 2>"$0.err" |
-    { read -r _ <"$0.go"; exec cat; }' "$TMP/in" \
-    "$VPN" -v "${VPN_FLAGS[@]}" -i tv0 >"$TMP/out" 5>&- 6>&-
-pid=$!
-wait_for 5 carrier "$ns" tv0
-wait_for 5 pid_of "$ns" "$VPN"
-vpn=$(pid_of "$ns" "$VPN")
+# start: vpn on tv0, its stdout a pipe to a reader that waits for a line
+# on $TMP/in.go before it reads: until then the pipe fills, then vpn's
+# own queue.
+start() {
+	rm -f "$TMP/in" "$TMP/in.go"
+	mkfifo "$TMP/in" "$TMP/in.go"
+	exec 5<>"$TMP/in"
+	exec 6<>"$TMP/in.go"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	spawn ip netns exec "$ns" sh -c '"$@" <"$0" 2>"$0.err" |
+	    { read -r _ <"$0.go"; exec cat; }' "$TMP/in" \
+	    "$VPN" -v "${VPN_FLAGS[@]}" -i tv0 >"$TMP/out" 5>&- 6>&-
+	pid=$!
+	wait_for 5 carrier "$ns" tv0
+	wait_for 5 pid_of "$ns" "$VPN"
+	vpn=$(pid_of "$ns" "$VPN")
+	dropped0=$(link_stat "$ns" tv0 tx_dropped)
+}
 
 # backlog SENT: SENT pings of the bursts read, how many wait in vpn.
 backlog() {
@@ -76,14 +83,20 @@ backlog() {
 	echo $(($1 - taken))
 }
 
+# fair [full]: bursts until BACKLOG_MIN frames wait in vpn (or, with full,
+# until vpn drops), then the lone ping; all of it checked on stdout.
 fair() {
-	local list before n seqs sent=0 waiting=0
-	while ((waiting < BACKLOG_MIN && sent < BULK_MAX)); do
+	local list before n seqs sent=0 waiting=0 lost=0
+	start
+	while ((sent < BULK_MAX)) && if [[ ${1:-} == full ]]; then
+	    ((lost == 0)); else ((waiting < BACKLOG_MIN)); fi; do
 		ip netns exec "$ns" ping -q -l "$BURST" -c "$BURST" -s "$SIZE" \
 		    -W 0.01 10.9.0.2 >/dev/null || true
 		sent=$((sent + BURST))
 		wait_for 5 read_at_least $((sent * (IP_LEN + VNET_HDR)))
 		waiting=$(backlog "$sent")
+		lost=$(counter "$TMP/in.err" tx_dropped)
+		waiting=$((waiting - lost))
 	done
 	((waiting >= BACKLOG_MIN)) ||
 		fail "$waiting frames wait in vpn after $sent pings," \
@@ -93,8 +106,12 @@ fair() {
 	echo go >&6
 	exec 5>&-
 	wait "$pid" || fail "exit $?, want 0: $(cat "$TMP/in.err")"
-	n=$(link_stat "$ns" tv0 tx_dropped)
+	n=$(($(link_stat "$ns" tv0 tx_dropped) - dropped0))
 	((n == 0)) || fail "tv0 dropped $n packets, want 0"
+	lost=$(counter "$TMP/in.err" tx_dropped)
+	[[ ${1:-} == full ]] || ((lost == 0)) ||
+		fail "vpn dropped $lost packets, want 0"
+	sent=$((sent - lost))
 	list=$(frame_list "$TMP/out")
 	n=$(grep -c '^0a090002' <<<"$list" || true)
 	((n == sent)) || fail "$n frames of the bursts on stdout, want $sent"
@@ -104,7 +121,7 @@ fair() {
 	n=$(grep '^0a090002' <<<"$list" | sort -u | wc -l)
 	((n == sent)) || fail "$((sent - n)) frames of the bursts twice"
 	seqs=$(grep '^0a090002' <<<"$list" | cut -d' ' -f3 | tr '\n' ' ')
-	[[ $seqs == "$(for ((n = 0; n < sent; n++)); do
+	((lost > 0)) || [[ $seqs == "$(for ((n = 0; n < sent; n++)); do
 	    printf '%04x ' $((n % BURST + 1)); done)" ]] ||
 		fail "the bursts' frames out of order"
 	before=$(sed '/^0a090003/,$d' <<<"$list" | wc -l)
@@ -113,6 +130,7 @@ fair() {
 		fail "the lone ping left with $n frames after it, want" \
 		    "$((waiting - 1)) or more (those waiting, but one begun)"
 	say "the lone ping left before the last $n of $sent frames" \
-	    "($waiting waited in vpn)"
+	    "($waiting waited in vpn, $lost dropped)"
 }
 check "a lone ping overtakes a bulk backlog" fair
+check "and a full queue; the rest dropped by vpn" fair full
