@@ -31,15 +31,7 @@
 #define IP_LEN_MAX	0xffff		/* the most IPv4's total length says */
 #define IP4_HLEN_MAX	60		/* IHL is 4 bits of 32-bit words */
 #define IP4_ID_OFF	4		/* IPv4 identification */
-#define IP4_FRAG_OFF	6		/* IPv4 flags and fragment offset */
-#define IP4_FRAG_MASK	0x3fff		/* more fragments, offset: a fragment */
-#define IP4_PROTO_OFF	9		/* IPv4 protocol */
 #define IP4_CSUM_OFF	10		/* IPv4 header checksum */
-#define IP4_ADDRS_OFF	12		/* source, then destination address */
-#define IP4_ADDRS_LEN	8
-#define IP6_NEXT_OFF	6		/* IPv6 next header */
-#define IP6_ADDRS_OFF	8		/* source, then destination address */
-#define IP6_ADDRS_LEN	32
 #define TCP_HLEN	20		/* TCP header without options */
 #define TCP_HLEN_MAX	60		/* so is TCP's data offset */
 #define TCP_SEQ_OFF	4		/* sequence number's offset */

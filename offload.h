@@ -19,6 +19,14 @@ struct virtio_net_hdr;
 #define IP6_HLEN	40		/* IPv6 fixed header */
 #define IP4_LEN_OFF	2		/* IPv4 total length */
 #define IP6_LEN_OFF	4		/* IPv6 payload length */
+#define IP4_FRAG_OFF	6		/* IPv4 flags and fragment offset */
+#define IP4_FRAG_MASK	0x3fff		/* more fragments, offset: a fragment */
+#define IP4_PROTO_OFF	9		/* IPv4 protocol */
+#define IP4_ADDRS_OFF	12		/* source, then destination address */
+#define IP4_ADDRS_LEN	8
+#define IP6_NEXT_OFF	6		/* IPv6 next header */
+#define IP6_ADDRS_OFF	8		/* source, then destination address */
+#define IP6_ADDRS_LEN	32
 #define OFFLOAD_SEG_MIN	41		/* shortest cut: IPv4, TCP, a byte */
 #define OFFLOAD_HDR_MAX	120		/* IPv4 and TCP headers at most */
 

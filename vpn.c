@@ -49,7 +49,13 @@
 /* Room for a maximal frame, and a byte more to see a longer packet. */
 #define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
-#define OUT_MAX		(256 * 1024)	/* stdout backlog; then tun waits */
+#define OUT_MAX		(1024 * 1024)	/* stdout backlog; then tun_skim() */
+#define NOTSENT_LOWAT	(128 * 1024)	/* TCP stdout: unsent bytes it holds */
+#define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
+#define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
+#define PORTS_LEN	4		/* TCP's or UDP's two ports */
+#define FNV_BASIS	2166136261u	/* FNV-1a, 32 bits */
+#define FNV_PRIME	16777619u
 #define PIPE_WANT	(1024 * 1024)	/* pipe size wanted; default 64 KiB */
 /* The most segments out can hold, however short. */
 #define CUT_MAX		(OUT_MAX / (FRAME_HDR + OFFLOAD_SEG_MIN))
@@ -221,6 +227,55 @@ frame_next(const uint8_t *p, size_t len, size_t *plen)
 		return 0;
 	*plen = be16(p);
 	return len < FRAME_HDR + *plen ? 0 : FRAME_HDR + *plen;
+}
+
+/* ${h} with the ${n} bytes at ${p} hashed in (FNV-1a). */
+static uint32_t
+fnv(uint32_t h, const uint8_t *p, size_t n)
+{
+	while (n-- > 0)
+		h = (h ^ *p++) * FNV_PRIME;
+	return h;
+}
+
+/*
+ * flow_of(pkt, len, tap): the bucket of the flow of the packet ${pkt},
+ * ${len} bytes: a hash of its addresses, its protocol and, for TCP and UDP
+ * not in fragments, its ports, as fq_codel tells flows apart.  What is not
+ * IP is bucket 0.  Pure; a packet checked by frame_error() only.
+ */
+static size_t
+flow_of(const uint8_t *pkt, size_t len, int tap)
+{
+	size_t hl, at, n, frag = 0;
+	uint8_t proto;
+	uint32_t h;
+
+	if (tap) {
+		if (len < ETH_HLEN || (be16(pkt + 2 * ETH_ALEN) != ETH_P_IP &&
+		    be16(pkt + 2 * ETH_ALEN) != ETH_P_IPV6))
+			return 0;
+		pkt += ETH_HLEN;
+		len -= ETH_HLEN;
+	}
+	if (len >= IP4_HLEN && ip_version(pkt) == 4) {
+		hl = (size_t)(pkt[0] & 0xf) * 4;
+		proto = pkt[IP4_PROTO_OFF];
+		at = IP4_ADDRS_OFF;
+		n = IP4_ADDRS_LEN;
+		frag = be16(pkt + IP4_FRAG_OFF) & IP4_FRAG_MASK;
+	} else if (len >= IP6_HLEN && ip_version(pkt) == 6) {
+		hl = IP6_HLEN;
+		proto = pkt[IP6_NEXT_OFF];
+		at = IP6_ADDRS_OFF;
+		n = IP6_ADDRS_LEN;
+	} else
+		return 0;
+	h = fnv(fnv(FNV_BASIS, pkt + at, n), &proto, sizeof(proto));
+	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && frag == 0 &&
+	    hl + PORTS_LEN <= len)
+		h = fnv(h, pkt + hl, PORTS_LEN);
+	return h % FLOW_BUCKETS;
 }
 
 /* -- device */
@@ -545,12 +600,60 @@ stdin_read(struct vpn *v)
 	in_decode(v);	/* at EOF, only to report a truncated frame */
 }
 
-/* Queue a packet just read from the device, or a keepalive, as a frame. */
+/* The flow of the frame ${f}, whose packet is ${plen} bytes; on a stream. */
+static size_t
+frame_flow(const struct vpn *v, const uint8_t *f, size_t plen)
+{
+	return v->dgram ? 0 : flow_of(f + FRAME_HDR, plen, v->tap);
+}
+
+/*
+ * Queue in out the frame of a packet at its tail, ${plen} bytes of the
+ * flow ${flow}, or a keepalive.
+ */
 static void
-frame_queue(struct vpn *v, size_t plen)
+frame_queue(struct vpn *v, size_t plen, size_t flow)
 {
 	put16(buf_tail(&v->out), plen);
 	v->out.len += FRAME_HDR + plen;
+	if (!v->dgram)
+		v->flow_out[flow] += plen;
+	v->last_tx_ms = v->now_ms;
+}
+
+/*
+ * Does a packet of ${plen} bytes of the flow ${flow} go to fast?  If the
+ * flow has nothing in out, and less than a full-size packet in fast with
+ * it: a ping, an ACK, a DNS query, the first packet of a new flow.  Then
+ * it waits for out's frame begun and for fast only, never for the bursts
+ * of bulk flows queued in out (fq_codel's sparse flows, in one rule).  A
+ * flow's packets still leave in order: fast goes before out.  Not on a
+ * datagram socket, where dgram_flush() sends out alone.
+ */
+static int
+frame_fast(const struct vpn *v, size_t flow, size_t plen)
+{
+	return !v->dgram && plen > 0 && v->flow_out[flow] == 0 &&
+	    v->flow_fast[flow] + plen <= FLOW_QUANTUM &&
+	    buf_room(&v->fast) >= FRAME_HDR + plen;
+}
+
+/* Queue the packet just read to out's tail, ${plen} bytes, as a frame. */
+static void
+packet_queue(struct vpn *v, size_t plen)
+{
+	uint8_t *f = buf_tail(&v->out);
+	size_t flow = frame_flow(v, f, plen);
+
+	buf_compact(&v->fast, FRAME_HDR + plen);
+	if (!frame_fast(v, flow, plen)) {
+		frame_queue(v, plen, flow);
+		return;
+	}
+	put16(f, plen);
+	memcpy(buf_tail(&v->fast), f, FRAME_HDR + plen);
+	v->fast.len += FRAME_HDR + plen;
+	v->flow_fast[flow] += plen;
 	v->last_tx_ms = v->now_ms;
 }
 
@@ -618,8 +721,55 @@ tun_cut(struct vpn *v, const struct virtio_net_hdr *h, size_t len)
 		v->st.tx_invalid++;
 	else if (n == OFFLOAD_NOROOM)
 		v->st.tx_dropped++;
+	if (n == 1) {			/* not cut: a packet like another */
+		packet_queue(v, v->seg_len[0]);
+		return;
+	}
+	/* In out: laid end to end there, and a burst of one flow anyway. */
 	for (i = 0; i < n; i++)
-		frame_queue(v, v->seg_len[i]);
+		frame_queue(v, v->seg_len[i],
+		    frame_flow(v, buf_tail(&v->out), v->seg_len[i]));
+}
+
+/* Does tun_read() go on reading the device when out is full? */
+static int
+tun_skims(const struct vpn *v)
+{
+	return !v->dgram;	/* then v->aside is there */
+}
+
+/*
+ * tun_skim(v): out is full, and still a packet is read from the device, so
+ * that the device's queue, first come first served (the tun driver never
+ * leaves a packet to its qdisc), stays short: one of a sparse flow goes to
+ * fast, any other is dropped, as the device would drop it once its queue
+ * was full, only sooner.  Returns 0 if the device had none.
+ */
+static int
+tun_skim(struct vpn *v)
+{
+	struct virtio_net_hdr h;
+	uint8_t *p = v->aside;
+	size_t flow, len;
+	ssize_t n;
+
+	memset(&h, 0, sizeof(h));
+	if ((n = tun_packet(v, p, &h)) == 0)
+		return 0;
+	len = (size_t)n;
+	buf_compact(&v->fast, FRAME_HDR + FLOW_QUANTUM);
+	if (n == -1 || len > FLOW_QUANTUM || frame_error(p, len, len, v->tap) ||
+	    !frame_fast(v, (flow = flow_of(p, len, v->tap)), len) ||
+	    (v->vnet && !offload_csum(p, len, &h))) {
+		v->st.tx_dropped++;
+		return 1;
+	}
+	put16(buf_tail(&v->fast), len);
+	memcpy(buf_tail(&v->fast) + FRAME_HDR, p, len);
+	v->fast.len += FRAME_HDR + len;
+	v->flow_fast[flow] += len;
+	v->last_tx_ms = v->now_ms;
+	return 1;
 }
 
 /*
@@ -637,8 +787,11 @@ tun_read(struct vpn *v)
 	memset(&h, 0, sizeof(h));
 	for (i = 0; i < READ_BATCH; i++) {
 		buf_compact(&v->out, tun_want(v));
-		if (!tun_room(v))
-			return;
+		if (!tun_room(v)) {
+			if (!tun_skims(v) || !tun_skim(v))
+				return;
+			continue;
+		}
 		p = v->cut ? v->aside : buf_tail(&v->out) + FRAME_HDR;
 		if ((n = tun_packet(v, p, &h)) == 0)
 			return;
@@ -655,60 +808,93 @@ tun_read(struct vpn *v)
 		} else if (v->vnet && !offload_csum(p, (size_t)n, &h))
 			v->st.tx_invalid++;	/* a header making no sense */
 		else
-			frame_queue(v, (size_t)n);
+			packet_queue(v, (size_t)n);
 	}
 }
 
 /*
- * out_sent(v, n): the first ${n} bytes of out have been written: count the
- * frames they complete.  A frame is queued whole, so its length prefix is
- * there when its first byte goes.
+ * frames_sent(v, b, n, left, plen, flows): the first ${n} bytes of ${b}
+ * have been written: take them, and count the frames they complete.
+ * ${left} and ${plen} are the bytes unsent of ${b}'s first frame and its
+ * packet's length.  A frame is queued whole, so its length prefix is there
+ * when its first byte goes; from then on it is the wire's, and no longer
+ * counts in its flow's ${flows}: what the flow queues next may go to fast,
+ * to follow it.
  */
 static void
-out_sent(struct vpn *v, size_t n)
+frames_sent(struct vpn *v, struct buf *b, size_t n, size_t *left,
+    size_t *plen, size_t *flows)
 {
-	const uint8_t *p = v->out.p + v->out.off;
+	const uint8_t *p = b->p + b->off;
 	size_t step;
 
+	buf_consume(b, n);
 	while (n > 0) {
-		if (v->out_left == 0) {
-			v->out_plen = be16(p);
-			v->out_left = FRAME_HDR + v->out_plen;
+		if (*left == 0) {
+			*plen = be16(p);
+			*left = FRAME_HDR + *plen;
+			flows[frame_flow(v, p, *plen)] -= *plen;
 		}
-		step = n < v->out_left ? n : v->out_left;
+		step = n < *left ? n : *left;
 		p += step;
 		n -= step;
-		v->out_left -= step;
-		if (v->out_left > 0)
+		*left -= step;
+		if (*left > 0)
 			break;
-		if (v->out_plen == 0)
+		if (*plen == 0)
 			v->st.keepalives_tx++;
 		else {
 			v->st.tx_packets++;
-			v->st.tx_bytes += v->out_plen;
+			v->st.tx_bytes += *plen;
 		}
 	}
 }
 
-/* Write what stdout takes; a partial write keeps its remainder.  0 if full. */
+/* Frames held for stdout, in out and in fast. */
+static size_t
+out_held(const struct vpn *v)
+{
+	return v->out.len + v->fast.len;
+}
+
+/*
+ * Write what stdout takes; a partial write keeps its remainder.  0 if full.
+ * The rest of out's frame begun goes first, then fast, then out: one
+ * writev(), whatever fast holds.
+ */
 static int
 stdout_flush(struct vpn *v)
 {
+	struct iovec iov[3];
+	size_t head, k;
 	ssize_t n;
 
 	if (v->dgram)
 		return dgram_flush(v);
-	while (v->out.len > 0) {
-		n = write(STDOUT_FILENO, v->out.p + v->out.off, v->out.len);
-		if (n == -1) {
+	while (out_held(v) > 0) {
+		head = v->out_left;
+		iov[0].iov_base = v->out.p + v->out.off;
+		iov[0].iov_len = head;
+		iov[1].iov_base = v->fast.p + v->fast.off;
+		iov[1].iov_len = v->fast.len;
+		iov[2].iov_base = v->out.p + v->out.off + head;
+		iov[2].iov_len = v->out.len - head;
+		if ((n = writev(STDOUT_FILENO, iov, 3)) == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				v->out_blocked = 1;
 				return 0;
 			}
 			err(1, "stdout");
 		}
-		out_sent(v, (size_t)n);
-		buf_consume(&v->out, (size_t)n);
+		k = (size_t)n < head ? (size_t)n : head;
+		frames_sent(v, &v->out, k, &v->out_left, &v->out_plen,
+		    v->flow_out);
+		n -= (ssize_t)k;
+		k = (size_t)n < v->fast.len ? (size_t)n : v->fast.len;
+		frames_sent(v, &v->fast, k, &v->fast_left, &v->fast_plen,
+		    v->flow_fast);
+		frames_sent(v, &v->out, (size_t)n - k, &v->out_left,
+		    &v->out_plen, v->flow_out);
 	}
 	return 1;
 }
@@ -844,7 +1030,7 @@ static int
 keepalive_on(const struct vpn *v)
 {
 	return v->keepalive_ms && !(v->dgram && v->dgram_eof) &&
-	    v->out.len == 0;
+	    out_held(v) == 0;
 }
 
 /* Milliseconds until the nearest timer, or -1 for none. */
@@ -878,7 +1064,7 @@ timers_check(struct vpn *v)
 	if (keepalive_on(v) && v->now_ms - v->last_tx_ms >= v->keepalive_ms) {
 		/* out is empty here: it starts at its front again. */
 		buf_compact(&v->out, FRAME_HDR);
-		frame_queue(v, 0);
+		frame_queue(v, 0, 0);
 	}
 }
 
@@ -942,11 +1128,11 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		buf_compact(&v->in, FRAME_ROOM);
 		buf_compact(&v->out, tun_want(v));
 		/* Ask only for what we have room for: this is backpressure. */
-		pfd[P_TUN].events = (tun_room(v) ? POLLIN : 0) |
+		pfd[P_TUN].events = (tun_room(v) || tun_skims(v) ? POLLIN : 0) |
 		    (v->tun_blocked ? POLLOUT : 0);
 		pfd[P_IN].fd = !v->eof && (v->dgram || buf_room(&v->in) > 0) ?
 		    STDIN_FILENO : -1;
-		pfd[P_OUT].events = v->out.len > 0 ? POLLOUT : 0;
+		pfd[P_OUT].events = out_held(v) > 0 ? POLLOUT : 0;
 
 		do_ppoll(pfd, P_N, timer_next(v), waitmask);
 		v->now_ms = now_ms();
@@ -962,13 +1148,14 @@ loop(struct vpn *v, const sigset_t *waitmask)
 			errx(1, "%s: device was deleted", v->ifname);
 		if (pfd[P_TUN].revents & POLLIN)
 			tun_read(v);	/* packets become frames in out */
-		if (pfd[P_OUT].revents & (POLLERR | POLLHUP) && v->out.len == 0)
+		if (pfd[P_OUT].revents & (POLLERR | POLLHUP) &&
+		    out_held(v) == 0)
 			stdout_error(v);
 		if (pfd[P_OUT].revents)
 			v->out_blocked = 0;
 		timers_check(v);	/* -k keepalive, -t silent peer */
 		status_write(v, 0);	/* -s, when due */
-		if (v->out.len > 0 && !v->out_blocked)
+		if (out_held(v) > 0 && !v->out_blocked)
 			stdout_flush(v);	/* at once: saves a ppoll */
 	}
 	if (!quit)
@@ -1059,17 +1246,23 @@ options(int argc, char *argv[], struct vpn *v)
 /*
  * On a TCP socket (socat's nofork), Nagle's algorithm would hold a small
  * frame back until the last one is acknowledged: a delayed ACK's 40 ms on
- * a ping.  Frames are batched here already, so send at once.
+ * a ping.  Frames are batched here already, so send at once.  And the
+ * socket would take all its buffer holds (autotuned to megabytes), one
+ * queue where every flow waits its turn: TCP_NOTSENT_LOWAT keeps what it
+ * has not sent short, and the rest waits in out, where fast goes first.
  */
 static void
-tcp_nodelay(int fd)
+tcp_tune(int fd)
 {
-	int on = 1, domain;
+	int on = 1, lowat = NOTSENT_LOWAT, domain;
 	socklen_t len = sizeof(domain);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
-	    (domain == AF_INET || domain == AF_INET6))
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1 ||
+	    (domain != AF_INET && domain != AF_INET6))
+		return;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+	    sizeof(lowat));
 }
 
 /* The buffers ${v}'s mode needs: in and out, and the offloads' own. */
@@ -1078,10 +1271,12 @@ bufs_alloc(struct vpn *v)
 {
 	buf_init(&v->in, v->dgram ? FRAME_MAX + 1 : IN_MAX);
 	buf_init(&v->out, OUT_MAX);
-	if (v->offload) {
+	if (!v->dgram)
+		buf_init(&v->fast, FAST_MAX);
+	if (v->offload || !v->dgram)
 		v->aside = mem_alloc(FRAME_MAX + 1);
+	if (v->offload)
 		v->seg_len = mem_alloc(CUT_MAX * sizeof(*v->seg_len));
-	}
 }
 
 static void
@@ -1089,6 +1284,7 @@ bufs_free(struct vpn *v)
 {
 	free(v->in.p);
 	free(v->out.p);
+	free(v->fast.p);
 	free(v->aside);
 	free(v->seg_len);
 }
@@ -1144,7 +1340,7 @@ main(int argc, char *argv[])
 	pipe_grow(STDIN_FILENO);
 	pipe_grow(STDOUT_FILENO);
 	if (!v.dgram)
-		tcp_nodelay(STDOUT_FILENO);
+		tcp_tune(STDOUT_FILENO);
 	signals_block(&waitmask);
 	sandbox_enter();
 

@@ -20,6 +20,7 @@ struct passwd;
 #define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
 #define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
 #define JOIN_MAX	64		/* segments offered to one join */
+#define FLOW_BUCKETS	1024		/* flows told apart, by a hash */
 
 struct buf {
 	uint8_t		*p;
@@ -80,6 +81,11 @@ struct vpn {
 	struct buf	 out;		/* frames not yet taken by stdout */
 	size_t		 out_left;	/* bytes of out's first frame unsent */
 	size_t		 out_plen;	/* and the length of its packet */
+	struct buf	 fast;		/* stream: frames sent before out's */
+	size_t		 fast_left;	/* bytes of fast's first frame unsent */
+	size_t		 fast_plen;
+	size_t		 flow_out[FLOW_BUCKETS];	/* a flow's bytes in out */
+	size_t		 flow_fast[FLOW_BUCKETS];	/* and in fast */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
 	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
 	long long	 last_tx_ms;	/* last frame queued for stdout */
