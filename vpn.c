@@ -758,9 +758,26 @@ tun_skim(struct vpn *v)
 		return 0;
 	len = (size_t)n;
 	buf_compact(&v->fast, FRAME_HDR + FLOW_QUANTUM);
-	if (n == -1 || len > FLOW_QUANTUM || frame_error(p, len, len, v->tap) ||
-	    !frame_fast(v, (flow = flow_of(p, len, v->tap)), len) ||
-	    (v->vnet && !offload_csum(p, len, &h))) {
+	if (n != -1 && frame_error(p, len, len, v->tap)) {
+		v->st.tx_invalid++;		/* as tun_read() counts it */
+		return 1;
+	}
+	/*
+	 * A super-packet is never sparse, even one of 1514 bytes or less (a
+	 * small MSS): it is not cut here, so it is dropped, not sent whole.
+	 * The checksum is completed only for what may go, before the flow is
+	 * hashed, as packet_queue() hashes the bytes sent.
+	 */
+	if (n == -1 || len > FLOW_QUANTUM ||
+	    h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		v->st.tx_dropped++;
+		return 1;
+	}
+	if (v->vnet && !offload_csum(p, len, &h)) {
+		v->st.tx_invalid++;
+		return 1;
+	}
+	if (!frame_fast(v, (flow = flow_of(p, len, v->tap)), len)) {
 		v->st.tx_dropped++;
 		return 1;
 	}
