@@ -10,6 +10,8 @@
 # Before them, on a server of its own, what a raw UDP client gets:
 # - a hello shorter than 1200 bytes gets no answer; a whole one gets one
 #   configuration, echoing its nonce, no bigger than the hello;
+# - an ack with the hello's nonce but not the answer's cookie (what a host
+#   spoofing another's address can send) makes no session;
 # - a flood of hellos from one address (no ack) makes no device, and
 #   gets no more answers than hellos;
 # - then a client.sh is served as ever.
@@ -74,9 +76,14 @@ raw_hellos() {
 	got=$(printf 'vpn-hello 1 0123456789abcdef\n' | udp_raw | wc -c)
 	((got == 0)) || fail "a short hello got $got bytes back"
 	got=$(hello 0123456789abcdef | udp_raw)
-	[[ $got == "vpn-config 1 addr=10.1.1.2/24 "*" nonce=0123456789abcdef" ]] ||
+	[[ $got =~ ^vpn-config\ 1\ addr=10\.1\.1\.2/24\ .*\ nonce=0123456789abcdef\ cookie=[0-9a-f]{16}$ ]] ||
 		fail "a whole hello got '$got'"
 	((${#got} < 1200)) || fail "a 1200-byte hello got ${#got} bytes back"
+	# An ack that echoes the nonce but not the answer's cookie (a host
+	# that spoofs another's address knows its own nonce, never the
+	# cookie) makes no session.
+	got=$({ hello 00000000000000aa; sleep 0.5; echo "vpn-ack 1 00000000000000aa"; } | udp_raw)
+	! said srv2 "session up" || fail "an ack without the cookie made a session"
 	# 40 hellos from one socket, each its own nonce, none acked: the
 	# session that took the first answers only it.  (Those that come
 	# while socat forks it go to a session of their own, and get one
