@@ -226,9 +226,22 @@ is_hello() {
 # would make the server a reflector, and a wait would hold a session.
 hello_wait() {
 	if ! dgram "$PUSH_SECS" || ! is_hello; then
-		die "$PEER: the first datagram is no vpn-hello of $HELLO_SIZE bytes: ignored"
+		ignored
 	fi
 	NONCE=$HELLO
+}
+
+# ignored: end a session whose first datagram is no hello, saying so at
+# most once a minute (STATE/ignored's time): each costs a sender one
+# datagram of any size, so one line each would let anyone fill the log
+# (about 100 lines a second from one host).
+ignored() {
+	local stamp=$STATE/ignored
+	if [[ ! -e $stamp || -n $(find "$stamp" -mmin +1 2>/dev/null) ]]; then
+		touch "$stamp"
+		say "$PEER: the first datagram is no vpn-hello of $HELLO_SIZE bytes: ignored (others for a minute ignored unsaid)"
+	fi
+	exit 1
 }
 
 # push_udp: answer the hello with the configuration, and wait for the

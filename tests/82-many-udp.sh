@@ -8,7 +8,8 @@
 # bad configuration line costs the client one attempt, not its life; and
 # a pushed default route is refused.
 # Before them, on a server of its own, what a raw UDP client gets:
-# - a hello shorter than 1200 bytes gets no answer; a whole one gets one
+# - a hello shorter than 1200 bytes gets no answer, and datagrams that are
+#   no hello are said once a minute, not one line each; a whole one gets one
 #   configuration, echoing its nonce, no bigger than the hello;
 # - an ack with the hello's nonce but not the answer's cookie (what a host
 #   spoofing another's address can send) makes no session;
@@ -75,6 +76,14 @@ raw_hellos() {
 	wait_for 5 said srv2 "listening on port 33983"
 	got=$(printf 'vpn-hello 1 0123456789abcdef\n' | udp_raw | wc -c)
 	((got == 0)) || fail "a short hello got $got bytes back"
+	# Each datagram that is no hello, from a port of its own, is a session
+	# of its own: the log says one a minute, not one each.
+	for ((n = 0; n < 10; n++)); do
+		echo x | ip netns exec "${CLIENTS[4]}" socat -t 0.2 - UDP:198.51.100.2:33983
+	done
+	sleep 1
+	n=$(grep -c 'no vpn-hello' "$TMP/srv2.log" || true)
+	((n <= 2)) || fail "11 datagrams that are no hello: $n lines in the log"
 	got=$(hello 0123456789abcdef | udp_raw)
 	[[ $got =~ ^vpn-config\ 1\ addr=10\.1\.1\.2/24\ .*\ nonce=0123456789abcdef\ cookie=[0-9a-f]{16}$ ]] ||
 		fail "a whole hello got '$got'"
