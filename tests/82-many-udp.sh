@@ -8,6 +8,7 @@
 # bad configuration line costs the client one attempt, not its life; and
 # a pushed default route is refused.
 # Before them, on a server of its own, what a raw UDP client gets:
+# - a server whose line could pass 1024 bytes (too many -r) does not start;
 # - a hello shorter than 1200 bytes gets no answer, and datagrams that are
 #   no hello are said once a minute, not one line each; a whole one gets one
 #   configuration, echoing its nonce, no bigger than the hello;
@@ -70,7 +71,16 @@ hello() {
 }
 
 raw_hellos() {
-	local got n srv
+	local got n srv r=()
+	# Routes that would make the answer longer than 1024 bytes (bigger
+	# than the hello, and cut by the client): refused at the start.
+	for ((n = 1; n <= 60; n++)); do r+=(-r "172.21.$n.0/24"); done
+	got=0
+	ip netns exec "$GWB" env VPN_RUNDIR="$TMP/rundir" "$SERVER_SH" \
+	    -M 2 -T udp -p 33983 -i tun6 "${r[@]}" 2>"$TMP/srv-long.log" || got=$?
+	if ((got != 2)) || ! grep -q 'more than 1024: fewer routes' "$TMP/srv-long.log"; then
+		fail "a server whose line could pass 1024 bytes: exit $got, $(head -1 "$TMP/srv-long.log")"
+	fi
 	server srv2 -M 2 -T udp -k 1 -t 3 -p 33983 -i tun6
 	srv=$!
 	wait_for 5 said srv2 "listening on port 33983"
