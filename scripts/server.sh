@@ -104,6 +104,22 @@ many_args() {
 	((${#IFACE} <= 15 - 1 - ${#MAX})) ||
 		usage_error "-i: '$IFACE' leaves no room for -$MAX in 15 bytes"
 	pool_check "${ADDRS[@]}"
+	line_check
+}
+
+# line_check: the longest configuration line a client may be sent (each
+# address at its longest, a nonce of 64 digits, the cookie) has at most
+# the 1024 bytes of docs/protocol.md: no client reads a longer one whole,
+# and over UDP it would be an answer bigger than the hello that asked.
+line_check() {
+	local a r n=$((${#MAGIC} + 2 + 10 + 71 + 24))	# " 1", " mtu=", nonce, cookie
+	for a in "${ADDRS[@]}"; do			# " addr=A/P peer=A"
+		if [[ $a == *:* ]]; then n=$((n + 94)); else n=$((n + 45)); fi
+	done
+	for r in "${ROUTES[@]}"; do
+		n=$((n + 7 + ${#r}))
+	done
+	((n <= 1024)) || usage_error "-r: with -M, a client's configuration line could take $n bytes, more than 1024: fewer routes"
 }
 
 checks() {

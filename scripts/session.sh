@@ -28,6 +28,7 @@ HELLO_SIZE=1200			# UDP: a hello is padded to this (as QUIC's first
 				# datagram), so no answer is bigger than it
 SLOT='' PEER='' SAID=0		# SAID: the client was told something
 NONCE=''			# UDP: the client's hello's, once one came
+COOKIE=''			# UDP: ours, in the answer; the ack must echo it
 
 usage() { echo "usage: $PROGRAM serve|pull STATE [NAME]"; }
 
@@ -190,6 +191,7 @@ config_line() {
 		line+=" route=$r"
 	done
 	[[ -z $NONCE ]] || line+=" nonce=$NONCE"
+	[[ -z $COOKIE ]] || line+=" cookie=$COOKIE"
 	echo "$line"
 }
 
@@ -224,22 +226,40 @@ is_hello() {
 # would make the server a reflector, and a wait would hold a session.
 hello_wait() {
 	if ! dgram "$PUSH_SECS" || ! is_hello; then
-		die "$PEER: the first datagram is no vpn-hello of $HELLO_SIZE bytes: ignored"
+		ignored
 	fi
 	NONCE=$HELLO
 }
 
+# ignored: end a session whose first datagram is no hello, saying so at
+# most once a minute (STATE/ignored's time): each costs a sender one
+# datagram of any size, so one line each would let anyone fill the log
+# (about 100 lines a second from one host).
+ignored() {
+	local stamp=$STATE/ignored
+	if [[ ! -e $stamp || -n $(find "$stamp" -mmin +1 2>/dev/null) ]]; then
+		touch "$stamp"
+		say "$PEER: the first datagram is no vpn-hello of $HELLO_SIZE bytes: ignored (others for a minute ignored unsaid)"
+	fi
+	exit 1
+}
+
 # push_udp: answer the hello with the configuration, and wait for the
-# client's ack, which echoes the hello's nonce.  A whole hello again with
-# the same nonce (our answer was lost) is answered again; nothing else
-# is.  At most PUSH_TRIES answers, never more than one a hello.
+# client's ack, which echoes the hello's nonce and the answer's cookie: the
+# nonce is the client's own, so only the cookie, which no one but the
+# hello's address was sent, shows that the ack's sender got the answer
+# (a host that spoofs another's address cannot ack).  A whole hello again
+# with the same nonce (our answer was lost) is answered again; nothing
+# else is.  At most PUSH_TRIES answers, never more than one a hello.
 push_udp() {
 	local i answers=1
+	COOKIE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	[[ $COOKIE =~ ^[0-9a-f]{16}$ ]] || die "$PEER: no cookie from /dev/urandom"
 	config_line
 	SAID=1		# no refusal after it: one answer a hello
 	for ((i = 0; i < PUSH_TRIES; i++)); do
 		dgram "$PUSH_SECS" || continue
-		[[ ${DGRAM%%$'\n'*} != "vpn-ack 1 $NONCE" ]] || return 0
+		[[ ${DGRAM%%$'\n'*} != "vpn-ack 1 $NONCE $COOKIE" ]] || return 0
 		if is_hello "$NONCE" && ((answers < PUSH_TRIES)); then
 			config_line
 			answers=$((answers + 1))
@@ -331,7 +351,7 @@ serve() {
 # pull: on UDP, ask the server for the configuration, apply it, say we
 # have it, and become vpn.
 pull() {
-	local i line='' nonce
+	local i line='' nonce cookie='' w words
 	STATE=$1
 	# shellcheck disable=SC1091 # the instance's own configuration
 	. "$STATE/conf"
@@ -352,7 +372,11 @@ pull() {
 	fi
 	[[ $line == "$MAGIC "* ]] || die "the server sent no configuration: '${line:0:40}'"
 	apply_config "$line" || exit 4
-	echo "vpn-ack 1 $nonce"
+	read -ra words <<<"$line"
+	for w in "${words[@]}"; do	# the server's cookie (none: an older server)
+		[[ ! $w =~ ^cookie=([0-9a-f]{16,64})$ ]] || cookie=" ${BASH_REMATCH[1]}"
+	done
+	echo "vpn-ack 1 $nonce$cookie"
 	# shellcheck disable=SC2153 # SERVER is the conf's
 	session_file "$(bracket "$SERVER"):$PORT" "${PUSHED[@]}"
 	say "connected to $SERVER port $PORT (udp): session up on $IFACE"

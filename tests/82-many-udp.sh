@@ -8,8 +8,12 @@
 # bad configuration line costs the client one attempt, not its life; and
 # a pushed default route is refused.
 # Before them, on a server of its own, what a raw UDP client gets:
-# - a hello shorter than 1200 bytes gets no answer; a whole one gets one
+# - a server whose line could pass 1024 bytes (too many -r) does not start;
+# - a hello shorter than 1200 bytes gets no answer, and datagrams that are
+#   no hello are said once a minute, not one line each; a whole one gets one
 #   configuration, echoing its nonce, no bigger than the hello;
+# - an ack with the hello's nonce but not the answer's cookie (what a host
+#   spoofing another's address can send) makes no session;
 # - a flood of hellos from one address (no ack) makes no device, and
 #   gets no more answers than hellos;
 # - then a client.sh is served as ever.
@@ -67,16 +71,38 @@ hello() {
 }
 
 raw_hellos() {
-	local got n srv
+	local got n srv r=()
+	# Routes that would make the answer longer than 1024 bytes (bigger
+	# than the hello, and cut by the client): refused at the start.
+	for ((n = 1; n <= 60; n++)); do r+=(-r "172.21.$n.0/24"); done
+	got=0
+	ip netns exec "$GWB" env VPN_RUNDIR="$TMP/rundir" "$SERVER_SH" \
+	    -M 2 -T udp -p 33983 -i tun6 "${r[@]}" 2>"$TMP/srv-long.log" || got=$?
+	if ((got != 2)) || ! grep -q 'more than 1024: fewer routes' "$TMP/srv-long.log"; then
+		fail "a server whose line could pass 1024 bytes: exit $got, $(head -1 "$TMP/srv-long.log")"
+	fi
 	server srv2 -M 2 -T udp -k 1 -t 3 -p 33983 -i tun6
 	srv=$!
 	wait_for 5 said srv2 "listening on port 33983"
 	got=$(printf 'vpn-hello 1 0123456789abcdef\n' | udp_raw | wc -c)
 	((got == 0)) || fail "a short hello got $got bytes back"
+	# Each datagram that is no hello, from a port of its own, is a session
+	# of its own: the log says one a minute, not one each.
+	for ((n = 0; n < 10; n++)); do
+		echo x | ip netns exec "${CLIENTS[4]}" socat -t 0.2 - UDP:198.51.100.2:33983
+	done
+	sleep 1
+	n=$(grep -c 'no vpn-hello' "$TMP/srv2.log" || true)
+	((n <= 2)) || fail "11 datagrams that are no hello: $n lines in the log"
 	got=$(hello 0123456789abcdef | udp_raw)
-	[[ $got == "vpn-config 1 addr=10.1.1.2/24 "*" nonce=0123456789abcdef" ]] ||
+	[[ $got =~ ^vpn-config\ 1\ addr=10\.1\.1\.2/24\ .*\ nonce=0123456789abcdef\ cookie=[0-9a-f]{16}$ ]] ||
 		fail "a whole hello got '$got'"
 	((${#got} < 1200)) || fail "a 1200-byte hello got ${#got} bytes back"
+	# An ack that echoes the nonce but not the answer's cookie (a host
+	# that spoofs another's address knows its own nonce, never the
+	# cookie) makes no session.
+	got=$({ hello 00000000000000aa; sleep 0.5; echo "vpn-ack 1 00000000000000aa"; } | udp_raw)
+	! said srv2 "session up" || fail "an ack without the cookie made a session"
 	# 40 hellos from one socket, each its own nonce, none acked: the
 	# session that took the first answers only it.  (Those that come
 	# while socat forks it go to a session of their own, and get one
