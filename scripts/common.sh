@@ -872,9 +872,14 @@ nc_peer() {
 	esac
 }
 
-# tls_opts: socat's certificate options.
+# tls_opts: socat's options for the TLS connection: the certificates, and
+# nodelay.  socat relays vpn's frames to its own TCP socket, which vpn
+# cannot tune: with Nagle's algorithm there, a small frame (a ping, an ACK)
+# waits for the ACK of the last small one, which comes back behind the bulk
+# data queued at the uplink (on a 50 Mbit/s tbf link, 10.6 ms loaded RTT
+# against 8.0 with nodelay; the bare link's is 4).
 tls_opts() {
-	echo "cert=$CERT,key=$KEY,cafile=$CAFILE,verify=1"
+	echo "cert=$CERT,key=$KEY,cafile=$CAFILE,verify=1,nodelay"
 }
 
 # bracket HOST: an IPv6 literal in brackets, for socat's HOST:PORT.
