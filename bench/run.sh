@@ -62,8 +62,8 @@ BENCH_SECS=${BENCH_SECS:-4}		# length of one iperf3 run
 BENCH_PINGS=${BENCH_PINGS:-20}		# idle RTT: echo requests, 10 ms apart
 BENCH_MTU=${BENCH_MTU:-1500}		# tunnel MTU over TCP
 BENCH_UDP_MTU=${BENCH_UDP_MTU:-1400}	# over UDP: a datagram fits the link
-BENCH_ROWS=${BENCH_ROWS:-direct socket socket-cubic socket-whole pipe udp socat-tcp socat-udp openvpn wireguard tinc}
-BENCH_SHAPED=${BENCH_SHAPED-direct socket pipe udp openvpn wireguard tinc}
+BENCH_ROWS=${BENCH_ROWS:-direct socket socket-cubic socket-whole pipe pipe-socat udp socat-tcp socat-udp openvpn wireguard tinc}
+BENCH_SHAPED=${BENCH_SHAPED-direct socket pipe pipe-socat udp openvpn wireguard tinc}
 BENCH_MANY=${BENCH_MANY-nc tls udp}	# server.sh -M's transports
 BENCH_TSV=${BENCH_TSV:-$ROOT/bench/last.tsv}
 BENCH_OUT=${BENCH_OUT:-$ROOT/bench/last.md}
@@ -115,6 +115,7 @@ declare -A MANY_CLIENT_CMD=(
 declare -A LABEL=(
 	[direct]='direct veth (the limit)'
 	[pipe]='vpn, nc pipeline'
+	[pipe-socat]='vpn, the pipeline with socat nodelay for nc'
 	[socket]='vpn, TCP socket'
 	[socket-cubic]='vpn, TCP socket, cubic'
 	[socket-whole]='vpn -W, TCP socket, super-packets whole'
@@ -128,6 +129,7 @@ declare -A LABEL=(
 declare -A SERVER=(			# for the markdown's legend
 	[direct]='iperf3 -s'
 	[pipe]='cat fifo | vpn | nc -l PORT >fifo'
+	[pipe-socat]='cat fifo | vpn | socat - TCP-LISTEN:PORT,nodelay >fifo'
 	[socket]='socat TCP-LISTEN:PORT EXEC:vpn,nofork'
 	[socket-cubic]="socat TCP-LISTEN:PORT,$CUBIC EXEC:vpn,nofork"
 	[socket-whole]='socat TCP-LISTEN:PORT EXEC:"vpn -W",nofork'
@@ -141,6 +143,7 @@ declare -A SERVER=(			# for the markdown's legend
 declare -A CLIENT=(
 	[direct]='iperf3 -c HOST'
 	[pipe]='cat fifo | vpn | nc HOST PORT >fifo'
+	[pipe-socat]='cat fifo | vpn | socat - TCP:HOST:PORT,nodelay >fifo'
 	[socket]='socat TCP:HOST:PORT EXEC:vpn,nofork'
 	[socket-cubic]="socat TCP:HOST:PORT,$CUBIC EXEC:vpn,nofork"
 	[socket-whole]='socat TCP:HOST:PORT EXEC:"vpn -W",nofork'
@@ -373,6 +376,21 @@ up_pipe() {
 	    sh -c 'f=$1 host=$2 port=$3; shift 3
 	    cat "$f" | "$@" | nc "$host" "$port" >"$f"' - "$TMP/f2" "${LINK[1]}" \
 	    "$ROW_PORT" "$VPN" -i "$TUN" "${VFLAGS[@]}" &&
+		tun_ready tun_conf "$BENCH_MTU"
+}
+
+# The same pipeline with socat in nc's place, with nodelay: nc sends with
+# Nagle's algorithm (no option turns it off), and the difference between
+# the two rows under load is that.
+up_pipe_socat() {
+	mkfifo "$TMP/f1" "$TMP/f2"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	ends sh -c 'f=$1 port=$2; shift 2
+	    cat "$f" | "$@" | socat - "TCP-LISTEN:$port,nodelay" >"$f"' - \
+	    "$TMP/f1" "$ROW_PORT" "$VPN" -i "$TUN" "${VFLAGS[@]}" -- \
+	    sh -c 'f=$1 host=$2 port=$3; shift 3
+	    cat "$f" | "$@" | socat - "TCP:$host:$port,nodelay" >"$f"' - \
+	    "$TMP/f2" "${LINK[1]}" "$ROW_PORT" "$VPN" -i "$TUN" "${VFLAGS[@]}" &&
 		tun_ready tun_conf "$BENCH_MTU"
 }
 
