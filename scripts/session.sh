@@ -130,11 +130,26 @@ foreign() {
 }
 
 # refuse WHY: tell the client why it gets no session (docs/protocol.md),
-# and say it here; then end.
+# and say it here, once a minute for each WHY (a full server refuses
+# whoever comes, as often as they like); then end.
 refuse() {
 	echo "vpn-refused 1 $1"
 	SAID=1
-	die "$PEER: refused: $1"
+	say_seldom "refused $1" "$PEER: refused: $1"
+	exit 1
+}
+
+# say_seldom KEY LINE: say LINE, unless a line of KEY was said less than a
+# minute ago (STATE/said-*'s time), then with what follows it for a minute
+# left unsaid.  For what anyone may cause as often as they like: one line
+# each would let them fill the log.
+say_seldom() {
+	local stamp
+	stamp=$STATE/said-$(cksum <<<"$1" | cut -d ' ' -f 1)
+	if [[ ! -e $stamp || -n $(find "$stamp" -mmin +1 2>/dev/null) ]]; then
+		touch "$stamp"
+		say "$2 (the same for a minute unsaid)"
+	fi
 }
 
 # slot_addrs N: the client's addresses of session N.
@@ -232,15 +247,10 @@ hello_wait() {
 }
 
 # ignored: end a session whose first datagram is no hello, saying so at
-# most once a minute (STATE/ignored's time): each costs a sender one
-# datagram of any size, so one line each would let anyone fill the log
-# (about 100 lines a second from one host).
+# most once a minute: each costs a sender one datagram of any size, and
+# one line each was about 100 lines a second from one host.
 ignored() {
-	local stamp=$STATE/ignored
-	if [[ ! -e $stamp || -n $(find "$stamp" -mmin +1 2>/dev/null) ]]; then
-		touch "$stamp"
-		say "$PEER: the first datagram is no vpn-hello of $HELLO_SIZE bytes: ignored (others for a minute ignored unsaid)"
-	fi
+	say_seldom ignored "$PEER: the first datagram is no vpn-hello of $HELLO_SIZE bytes: ignored"
 	exit 1
 }
 

@@ -16,7 +16,9 @@
 #   spoofing another's address can send) makes no session;
 # - a flood of hellos from one address (no ack) makes no device, and
 #   gets no more answers than hellos;
-# - then a client.sh is served as ever.
+# - then a client.sh is served as ever;
+# - a full server answers each hello with a refusal, and says it once a
+#   minute, not once each.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -120,5 +122,31 @@ raw_hellos() {
 	stop "$srv" srv2
 }
 check "raw hellos: a short one unanswered, a flood makes no device; a client served" raw_hellos
+
+# A full server refuses every hello, each from a port of its own, with one
+# answer each; its log says so once a minute, not once each (anyone may
+# send them, as often as they like).
+full_hellos() {
+	local got n srv
+	server srv3 -M 1 -T udp -k 1 -t 3 -p 33983 -i tun6
+	srv=$!
+	wait_for 5 said srv3 "listening on port 33983"
+	client_on 5 c57 -T udp -p 33983 -i tun8 -k 1 -t 3
+	wait_for 10 said c57 "session up on tun8"
+	# One after the other: socat's listener is bound again only once the
+	# session it forked for the last one has ended (meanwhile, the port
+	# is closed), as a client's next try would find it.
+	got=$(for ((n = 0; n < 10; n++)); do
+		hello "$(printf '%016x' "$n")" | ip netns exec "${CLIENTS[4]}" \
+		    socat -b 1200 -t 1 - UDP:198.51.100.2:33983
+		echo
+	done | grep -cx 'vpn-refused 1 all 1 sessions are up' || true)
+	((got == 10)) || fail "10 hellos to a full server: $got refused"
+	n=$(grep -c 'refused: all 1 sessions are up' "$TMP/srv3.log" || true)
+	((n >= 1 && n <= 2)) || fail "10 hellos refused: $n lines in the log, want 1 or 2"
+	stop "${SCRIPTS[-1]}" c57
+	stop "$srv" srv3
+}
+check "a full server: each hello refused, the log says it once a minute" full_hellos
 
 many_checks
