@@ -9,7 +9,8 @@ PORT=33960 PORT_SET=0 IFACE=tun0 ADDRS=() ROUTES=() OUT='' FAMILY=4
 KEEPALIVE=10 TIMEOUT=30 TRANSPORT=nc MTU='' CERT='' KEY='' CAFILE=''
 MAX=0 IDENTITIES='' CLIENT_TO_CLIENT=0 STATE=''
 HANDSHAKE_SECS=5		# a TLS handshake not over by then is dropped
-HANDSHAKES=32			# TLS handshakes that may be under way at once
+HANDSHAKES=32			# TLS handshakes, or UDP exchanges (-M), that may
+				# be under way at once
 OPTSTRING=6A:C:c:hi:K:k:l:M:m:n:p:r:T:t:u:x
 
 # Installed, this is a link (vpn-server, vpn-client) to the file beside
@@ -312,7 +313,8 @@ listener() {
 	case $TRANSPORT in
 	nc)	addr=TCP-LISTEN:$PORT,$opts,max-children=$((MAX + 1))$pf
 		session+=",nofork" ;;
-	udp)	addr=UDP-LISTEN:$PORT,$opts,max-children=$((MAX + 1))$pf
+	udp)	# A hello not acked yet is a session, of a few seconds.
+		addr=UDP-LISTEN:$PORT,$opts,max-children=$((max + HANDSHAKES))$pf
 		session+=",nofork" ;;
 	tls)	addr=OPENSSL-LISTEN:$PORT,$opts,max-children=$((max + HANDSHAKES))$pf
 		addr+=,$(tls_opts),$(socat_timeout "$HANDSHAKE_SECS") ;;

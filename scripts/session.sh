@@ -23,6 +23,8 @@ HERE=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 PROGRAM=session.sh
 PUSH_SECS=1			# UDP: wait this long for the other's answer,
 PUSH_TRIES=5			# and ask this many times
+ACK_QUIET=2			# UDP: no ack, nor hello again, for this many
+				# PUSH_SECS: none will come (a spoofed hello's)
 LINE_MAX=1024			# bytes a configuration line may have
 HELLO_SIZE=1200			# UDP: a hello is padded to this (as QUIC's first
 				# datagram), so no answer is bigger than it
@@ -60,12 +62,18 @@ name_check() {
 
 # -- the server's side
 
-# lease: a free slot for this client, under STATE/lock: NAME's own, if -A
-# gave it one (a session of NAME still up is ended: NAME is back), else
-# the first that no one holds and -A keeps for no one.  Refused, with a
-# line, when MAX sessions are up.
+# lease [offer]: a free slot for this client, under STATE/lock: NAME's
+# own, if -A gave it one (a session of NAME still up is ended: NAME is
+# back), else the first that no one holds and -A keeps for no one.
+# Refused, with a line, when MAX sessions are up.  With "offer" (a UDP
+# hello, not acked yet), the slot is only picked and offered, holding
+# nothing: a hello costs one spoofed datagram, and a slot held a few
+# seconds for each let a few hellos a second refuse everyone.  A slot
+# offered to a hello still waiting for its ack is offered again only when
+# no other is free; then the first ack takes it, and lease (again, with
+# SLOT set: the ack's) refuses the other.
 lease() {
-	local lock live n reserved=' ' name a _ file
+	local lock live offered n reserved=' ' name a _ file
 	exec {lock}>"$STATE/lock"
 	flock "$lock"
 	if [[ -e $STATE/stopping ]]; then
@@ -73,7 +81,12 @@ lease() {
 		refuse "the server is stopping"
 	fi
 	live=" $(live_leases "$STATE" | tr '\n' ' ')"
-	if [[ -n $IDENTITIES ]]; then
+	if [[ -n $SLOT ]]; then		# the slot offered, acked
+		if [[ $live == *" $SLOT "* ]]; then
+			exec {lock}>&-
+			refuse "its address was taken meanwhile by another client's"
+		fi
+	elif [[ -n $IDENTITIES ]]; then
 		while read -r name a _; do
 			[[ -n $name && $name != \#* ]] || continue
 			n=$(ident_slot_of "$a")
@@ -81,7 +94,7 @@ lease() {
 			[[ $name != "$NAME" ]] || SLOT=$n
 		done <"$IDENTITIES"
 	fi
-	if [[ -n $SLOT && $live == *" $SLOT "* ]]; then
+	if [[ -n $SLOT && ${1:-} != offer && $live == *" $SLOT "* ]]; then
 		say "$PEER: ends its own older session $SLOT (pid $(lease_key "$STATE/sessions/$SLOT" pid))"
 		lease_stop "$STATE/sessions/$SLOT"
 		for ((n = 0; n < 100; n++)); do
@@ -98,16 +111,18 @@ lease() {
 		exec {lock}>&-
 		refuse "its device $IFACE-$SLOT is taken by a device not the server's"
 	fi
-	for ((n = 1; n <= MAX; n++)); do
-		[[ -z $SLOT ]] || break
-		[[ $live == *" $n "* || $reserved == *" $n "* ]] && continue
-		if foreign "$n"; then
-			say "$PEER: slot $n skipped: $IFACE-$n is a device not the server's"
-			continue
-		fi
-		SLOT=$n
-	done
+	offered=" $(live_offers | tr '\n' ' ')"
+	[[ -n $SLOT ]] || SLOT=$(slot_free "$live$reserved$offered") ||
+		SLOT=$(slot_free "$live$reserved") || true
 	[[ -n $SLOT ]] || { exec {lock}>&-; refuse "no address is free"; }
+	if [[ ${1:-} == offer ]]; then
+		mkdir -p "$STATE/offers"
+		file=$STATE/offers/$$
+		undo rm -f "$file"
+		printf 'pid=%s\nstart=%s\nslot=%s\n' "$$" "$(proc_start "$$")" "$SLOT" >"$file"
+		exec {lock}>&-
+		return
+	fi
 	file=$STATE/sessions/$SLOT
 	# What a session of this slot that died without its clean-up left
 	# (not the last command of a list: set -e holds inside it).
@@ -119,6 +134,32 @@ lease() {
 	    "$$" "$(proc_start "$$")" "$NAME" "${PEER%% (*}" "$IFACE-$SLOT" \
 	    "$(slot_addrs "$SLOT")" "$(date +%s)" >"$file"
 	exec {lock}>&-
+}
+
+# slot_free TAKEN: the first slot not in TAKEN (" N N ... "), and whose
+# device is no other's (skipped, said); 1 if there is none.
+slot_free() {
+	local n
+	for ((n = 1; n <= MAX; n++)); do
+		[[ $1 == *" $n "* ]] && continue
+		if foreign "$n"; then
+			say "$PEER: slot $n skipped: $IFACE-$n is a device not the server's"
+			continue
+		fi
+		echo "$n"
+		return 0
+	done
+	return 1
+}
+
+# live_offers: the slots offered to UDP hellos whose session still waits
+# for the ack.
+live_offers() {
+	local f
+	for f in "$STATE"/offers/*; do
+		[[ -f $f ]] && lease_live "$f" && lease_key "$f" slot
+	done
+	return 0
 }
 
 # foreign N: the device of slot N exists, and no lease says it is ours
@@ -262,20 +303,25 @@ ignored() {
 # with the same nonce (our answer was lost) is answered again; nothing
 # else is.  At most PUSH_TRIES answers, never more than one a hello.
 push_udp() {
-	local i answers=1
+	local i answers=1 quiet=0
 	COOKIE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	[[ $COOKIE =~ ^[0-9a-f]{16}$ ]] || die "$PEER: no cookie from /dev/urandom"
 	config_line
 	SAID=1		# no refusal after it: one answer a hello
-	for ((i = 0; i < PUSH_TRIES; i++)); do
-		dgram "$PUSH_SECS" || continue
+	for ((i = 0; i < PUSH_TRIES && quiet < ACK_QUIET; i++)); do
+		if ! dgram "$PUSH_SECS"; then
+			quiet=$((quiet + 1))
+			continue
+		fi
+		quiet=0
 		[[ ${DGRAM%%$'\n'*} != "vpn-ack 1 $NONCE $COOKIE" ]] || return 0
 		if is_hello "$NONCE" && ((answers < PUSH_TRIES)); then
 			config_line
 			answers=$((answers + 1))
 		fi
 	done
-	die "$PEER: no ack of the configuration: no session"
+	say_seldom "no ack" "$PEER: no ack of the configuration: no session"
+	exit 1
 }
 
 # run_vpn DEV STATS [LEASE]: vpn on DEV, on our stdin and stdout, its
@@ -296,13 +342,16 @@ run_vpn() {
 
 # serve_many: a session of its own: a slot, a device, the pushed line, vpn.
 serve_many() {
-	# Over UDP the device is made only once the client has acked.
-	[[ $TRANSPORT != udp ]] || hello_wait
-	lease
+	# Over UDP the slot is taken, and the device made, only once the
+	# client has acked.
 	if [[ $TRANSPORT == udp ]]; then
+		hello_wait
+		lease offer
 		push_udp
+		lease
 		session_device
 	else
+		lease
 		session_device
 		config_line
 	fi

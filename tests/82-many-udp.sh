@@ -18,7 +18,8 @@
 #   gets no more answers than hellos;
 # - then a client.sh is served as ever;
 # - a full server answers each hello with a refusal, and says it once a
-#   minute, not once each.
+#   minute, not once each;
+# - hellos never acked hold no slot, and do not keep a client out.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -148,5 +149,76 @@ full_hellos() {
 	stop "$srv" srv3
 }
 check "a full server: each hello refused, the log says it once a minute" full_hellos
+
+# Hellos never acked (what a host spoofing others' addresses sends) hold
+# no slot: 10 of them, from ports of their own, just before a client's,
+# keep it out neither of the server (socat serves HANDSHAKES exchanges at
+# once) nor of a slot (both are only offered to them).
+unacked_hellos() {
+	local n srv pids=()
+	server srv4 -M 2 -T udp -k 1 -t 3 -p 33983 -i tun6
+	srv=$!
+	wait_for 5 said srv4 "listening on port 33983"
+	for ((n = 0; n < 10; n++)); do
+		hello "$(printf '%016x' "$((n + 100))")" | ip netns exec "${CLIENTS[4]}" \
+		    socat -b 1200 -t 3 - UDP:198.51.100.2:33983 >/dev/null 2>&1 &
+		pids+=("$!")
+	done
+	sleep 0.3
+	client_on 5 c58 -T udp -p 33983 -i tun8 -k 1 -t 3
+	wait_for 4 said c58 "session up on tun8" ||
+		fail "a client after 10 hellos not acked: no session in 4 s: $(grep -h 'refused\|session' "$TMP/c58.log" "$TMP/srv4.log" | tail -n 3)"
+	! said srv4 "sessions are up" || fail "10 hellos not acked filled the server"
+	wait "${pids[@]}"
+	stop "${SCRIPTS[-1]}" c58
+	stop "$srv" srv4
+}
+check "10 hellos never acked hold no slot: a client comes in at once" unacked_hellos
+
+# raw_open NAME: a raw client on client host 5, a socket of its own: what
+# is written to fd RAW_FD goes out (a write, a datagram), what comes back
+# is in TMP/NAME.out; its socat's PID is added to RAW_PIDS.
+raw_open() {
+	mkfifo "$TMP/$1.in"
+	ip netns exec "${CLIENTS[4]}" socat -b 1200 -t 2 - UDP:198.51.100.2:33983 \
+	    <"$TMP/$1.in" >"$TMP/$1.out" &
+	RAW_PIDS+=("$!")
+	exec {RAW_FD}>"$TMP/$1.in"
+}
+
+# raw_send FD: stdin as one datagram to the raw client of FD.
+raw_send() { dd bs=1200 count=1 iflag=fullblock status=none >&"$1"; }
+
+# Two hellos at once on a server with one address: both are offered it
+# (neither holds it); the first ack takes it, and the second ack gets a
+# refusal saying why, not a second session on the same address.
+offer_race() {
+	local a b cookie srv RAW_PIDS=()
+	server srv5 -M 1 -T udp -k 1 -t 3 -p 33983 -i tun6
+	srv=$!
+	wait_for 5 said srv5 "listening on port 33983"
+	raw_open ra; a=$RAW_FD
+	raw_open rb; b=$RAW_FD
+	hello 00000000000000a1 | raw_send "$a"
+	hello 00000000000000b1 | raw_send "$b"
+	wait_for 3 grep -q 'nonce=00000000000000a1 ' "$TMP/ra.out"
+	wait_for 3 grep -q 'nonce=00000000000000b1 ' "$TMP/rb.out"
+	if ! grep -q ' addr=10\.1\.1\.2/24 ' "$TMP/ra.out" ||
+	    ! grep -q ' addr=10\.1\.1\.2/24 ' "$TMP/rb.out"; then
+		fail "two hellos on one free address: '$(head -c 60 "$TMP/ra.out")', '$(head -c 60 "$TMP/rb.out")'"
+	fi
+	cookie=$(grep -o 'cookie=[0-9a-f]*' "$TMP/ra.out" | cut -d= -f2)
+	echo "vpn-ack 1 00000000000000a1 $cookie" | raw_send "$a" || true
+	wait_for 5 said srv5 "session up on tun6-1"
+	cookie=$(grep -o 'cookie=[0-9a-f]*' "$TMP/rb.out" | cut -d= -f2)
+	echo "vpn-ack 1 00000000000000b1 $cookie" | raw_send "$b" || true
+	wait_for 3 grep -q '^vpn-refused 1 its address was taken meanwhile' "$TMP/rb.out" ||
+		fail "the second ack: '$(tail -c 80 "$TMP/rb.out")'"
+	(($(grep -c 'session up' "$TMP/srv5.log") == 1)) || fail "two sessions on one address"
+	exec {a}>&- {b}>&-
+	wait "${RAW_PIDS[@]}" || true
+	stop "$srv" srv5
+}
+check "two hellos, one address: the first ack takes it, the second is refused" offer_race
 
 many_checks
