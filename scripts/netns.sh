@@ -80,6 +80,7 @@ pid_of() {
 			return 0
 		fi
 	done
+	echo "pid_of: no $2 runs in $1" >&2	# a test's set -e would say nothing
 	return 1
 }
 
