@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 
@@ -16,6 +17,9 @@
 #include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <linux/seccomp.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <err.h>
 #include <errno.h>
@@ -106,6 +110,20 @@ sandbox_enter(void)
 		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0),
 		SC_RET(ALLOW),
 		SC_RET(KILL_PROCESS),
+		/*
+		 * setsockopt: stdout's own queue (held_set() in vpn.c), its
+		 * TCP_NOTSENT_LOWAT or SO_SNDBUF; nothing else.
+		 */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 9),
+		SC_LOAD(args[1]),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 2),
+		SC_LOAD(args[2]),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_NOTSENT_LOWAT, 3, 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, 3),
+		SC_LOAD(args[2]),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_SNDBUF, 0, 1),
+		SC_RET(ALLOW),
+		SC_RET(KILL_PROCESS),
 		SC_ALLOW(__NR_read), SC_ALLOW(__NR_readv),
 		SC_ALLOW(__NR_write), SC_ALLOW(__NR_writev),
 		SC_ALLOW(__NR_recvmsg), SC_ALLOW(__NR_sendmsg),
@@ -113,7 +131,7 @@ sandbox_enter(void)
 		SC_ALLOW(__NR_getsockopt),	/* SO_ERROR, SO_DOMAIN, IP_MTU */
 		SC_ALLOW(__NR_pwrite64), SC_ALLOW(__NR_ftruncate),	/* -s */
 		SC_ALLOW(__NR_rt_sigreturn), SC_ALLOW(__NR_restart_syscall),
-		SC_ALLOW(__NR_fcntl),	/* fl_restore(), at exit */
+		SC_ALLOW(__NR_fcntl),	/* F_SETPIPE_SZ; fl_restore(), at exit */
 		SC_ALLOW(__NR_brk), SC_ALLOW(__NR_munmap),	/* free() */
 		SC_ALLOW(__NR_close), SC_ALLOW(__NR_exit_group),
 		SC_ALLOW(__NR_exit),

@@ -50,13 +50,17 @@
 #define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
 #define OUT_MAX		(1024 * 1024)	/* stdout backlog; then tun_skim() */
-#define NOTSENT_LOWAT	(128 * 1024)	/* TCP stdout: unsent bytes it holds */
+#define HELD_MS		2		/* what stdout itself may hold, in time */
+#define HELD_MIN	(16 * 1024)	/* and in bytes, at least */
+#define HELD_MAX	(1024 * 1024)	/* at most (a pipe's, a socketpair's) */
+#define NOTSENT_MAX	(128 * 1024)	/* a TCP stdout's unsent bytes, at most */
+#define DRAIN_MS	100		/* how often stdout's rate is measured */
 #define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
 #define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
 #define PORTS_LEN	4		/* TCP's or UDP's two ports */
 #define FNV_BASIS	2166136261u	/* FNV-1a, 32 bits */
 #define FNV_PRIME	16777619u
-#define PIPE_WANT	(1024 * 1024)	/* pipe size wanted; default 64 KiB */
+#define PIPE_WANT	(1024 * 1024)	/* stdin's pipe size; default 64 KiB */
 /* The most segments out can hold, however short. */
 #define CUT_MAX		(OUT_MAX / (FRAME_HDR + OFFLOAD_SEG_MIN))
 #define TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
@@ -69,6 +73,7 @@
 #define SECS_MAX	86400		/* a day; longer timers are a typo */
 
 enum { P_TUN, P_IN, P_OUT, P_N };	/* fixed poll slots */
+enum { HELD_NONE, HELD_TCP, HELD_PIPE, HELD_UNIX };	/* stdout, for held_set() */
 
 static volatile sig_atomic_t	 quit, dump;
 static int			 fl_saved[] = { -1, -1 };	/* fd 0, 1 */
@@ -903,6 +908,7 @@ stdout_flush(struct vpn *v)
 			}
 			err(1, "stdout");
 		}
+		v->drained += (unsigned long long)n;
 		k = (size_t)n < head ? (size_t)n : head;
 		frames_sent(v, &v->out, k, &v->out_left, &v->out_plen,
 		    v->flow_out);
@@ -939,6 +945,85 @@ stdout_error(struct vpn *v)
 		errno = e;
 		err(1, "stdout");
 	}
+}
+
+/* -- stdout's own queue */
+
+/*
+ * What stdout holds before its reader takes it (a pipe, a socket's send
+ * buffer) is a queue first come first served, in front of which fast no
+ * longer goes first.  It is kept to what stdout takes in about HELD_MS,
+ * not to a number of bytes: 128 KiB is 21 ms on a 50 Mbit/s uplink, a
+ * pipe of 1 MiB 170 ms, a ping's wait behind a bulk transfer whose flows
+ * (cubic) fill every queue they find.  What stdout took is measured every
+ * DRAIN_MS; a queue at HELD_MIN still passes many times that in HELD_MS,
+ * so a fast reader takes it to its ceiling within a window or two.
+ */
+static int
+held_kind(int fd)
+{
+	struct stat sb;
+	int domain, type;
+	socklen_t len = sizeof(domain);
+
+	if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode))
+		return HELD_PIPE;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1)
+		return HELD_NONE;
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return HELD_NONE;
+	if (domain == AF_INET || domain == AF_INET6)
+		return HELD_TCP;
+	return domain == AF_UNIX ? HELD_UNIX : HELD_NONE;
+}
+
+/*
+ * Let stdout hold about ${bytes}: a TCP socket's unsent bytes, a pipe's
+ * size (rounded up to pages; refused while it holds more), a socket's
+ * send buffer.  A failure leaves the size it had, to be tried again.
+ */
+static void
+held_set(struct vpn *v, size_t bytes)
+{
+	int n = (int)bytes, rc = 0;
+
+	switch (v->held_kind) {
+	case HELD_TCP:
+		rc = setsockopt(STDOUT_FILENO, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+		    &n, sizeof(n));
+		break;
+	case HELD_PIPE:		/* the size it took, in whole pages */
+		if ((rc = fcntl(STDOUT_FILENO, F_SETPIPE_SZ, n)) > 0)
+			bytes = (size_t)rc;
+		break;
+	case HELD_UNIX:
+		rc = setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &n,
+		    sizeof(n));
+		break;
+	default:
+		return;
+	}
+	if (rc != -1)
+		v->held = bytes;
+}
+
+/* Each DRAIN_MS: what stdout may hold, from what it took meanwhile. */
+static void
+held_adjust(struct vpn *v)
+{
+	long long dt = v->now_ms - v->drain_ms;
+	size_t want, max = v->held_kind == HELD_TCP ? NOTSENT_MAX : HELD_MAX;
+
+	if (v->held_kind == HELD_NONE || dt < DRAIN_MS)
+		return;
+	want = (size_t)(v->drained * HELD_MS / (unsigned long long)dt);
+	want = want < HELD_MIN ? HELD_MIN : want > max ? max : want;
+	if (want > v->held || want < v->held / 2)	/* not every window */
+		held_set(v, want);
+	v->drained = 0;
+	v->drain_ms = v->now_ms;
 }
 
 /* -- signals and timers */
@@ -1138,7 +1223,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		[P_OUT] = { .fd = STDOUT_FILENO },
 	};
 
-	v->last_tx_ms = v->last_rx_ms = v->now_ms = now_ms();
+	v->last_tx_ms = v->last_rx_ms = v->drain_ms = v->now_ms = now_ms();
 	v->wall_ms = wall_now_ms() - v->now_ms;
 	while (!quit && !(v->eof && v->in.len == 0)) {
 		/* Room for a read's worth, where the data has moved on. */
@@ -1171,6 +1256,7 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		if (pfd[P_OUT].revents)
 			v->out_blocked = 0;
 		timers_check(v);	/* -k keepalive, -t silent peer */
+		held_adjust(v);		/* stdout's own queue, to its rate */
 		status_write(v, 0);	/* -s, when due */
 		if (out_held(v) > 0 && !v->out_blocked)
 			stdout_flush(v);	/* at once: saves a ppoll */
@@ -1189,7 +1275,10 @@ usage(int status)
 	exit(status);
 }
 
-/* Bigger pipes mean fewer wakeups; the default 64 KiB is fine, just slow. */
+/*
+ * stdin's pipe: bigger means fewer wakeups (the default 64 KiB is fine,
+ * just slow).  stdout's is held_set()'s: a queue in front of fast.
+ */
 static void
 pipe_grow(int fd)
 {
@@ -1263,23 +1352,17 @@ options(int argc, char *argv[], struct vpn *v)
 /*
  * On a TCP socket (socat's nofork), Nagle's algorithm would hold a small
  * frame back until the last one is acknowledged: a delayed ACK's 40 ms on
- * a ping.  Frames are batched here already, so send at once.  And the
- * socket would take all its buffer holds (autotuned to megabytes), one
- * queue where every flow waits its turn: TCP_NOTSENT_LOWAT keeps what it
- * has not sent short, and the rest waits in out, where fast goes first.
+ * a ping, or on a loaded uplink the wait behind the bulk queued there.
+ * Frames are batched here already, so send at once.
  */
 static void
-tcp_tune(int fd)
+tcp_tune(const struct vpn *v)
 {
-	int on = 1, lowat = NOTSENT_LOWAT, domain;
-	socklen_t len = sizeof(domain);
+	int on = 1;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1 ||
-	    (domain != AF_INET && domain != AF_INET6))
-		return;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
-	    sizeof(lowat));
+	if (v->held_kind == HELD_TCP)
+		(void)setsockopt(STDOUT_FILENO, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
 }
 
 /* The buffers ${v}'s mode needs: in and out, and the offloads' own. */
@@ -1355,9 +1438,11 @@ main(int argc, char *argv[])
 	set_nonblock(STDIN_FILENO, "stdin");
 	set_nonblock(STDOUT_FILENO, "stdout");
 	pipe_grow(STDIN_FILENO);
-	pipe_grow(STDOUT_FILENO);
-	if (!v.dgram)
-		tcp_tune(STDOUT_FILENO);
+	if (!v.dgram) {
+		v.held_kind = held_kind(STDOUT_FILENO);
+		tcp_tune(&v);
+		held_set(&v, HELD_MIN);	/* short, until stdout's rate is known */
+	}
 	signals_block(&waitmask);
 	sandbox_enter();
 

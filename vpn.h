@@ -86,6 +86,10 @@ struct vpn {
 	size_t		 fast_plen;
 	size_t		 flow_out[FLOW_BUCKETS];	/* a flow's bytes in out */
 	size_t		 flow_fast[FLOW_BUCKETS];	/* and in fast */
+	int		 held_kind;	/* stream: what stdout is (HELD_*) */
+	size_t		 held;		/* the bytes stdout itself may hold */
+	long long	 drain_ms;	/* since when drained counts */
+	unsigned long long drained;	/* bytes stdout took since then */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
 	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
 	long long	 last_tx_ms;	/* last frame queued for stdout */

@@ -3,7 +3,10 @@
 # flow's backlog on the stream.
 #
 # - stdout is a pipe nobody reads; bursts of full-size pings to 10.9.0.2
-#   fill it, until BACKLOG_MIN or more of their frames wait in vpn.  One ping
+#   fill it, until BACKLOG_MIN or more of their frames wait in vpn.  The
+#   pipe takes no more than HELD_MIN bytes of them: vpn keeps stdout's own
+#   queue, first come first served, to what its reader takes in 2 ms (none
+#   here), 16 KiB at least; it took 1 MiB (730 frames) before.  One ping
 #   to 10.9.0.3, read after them, leaves before them all: at least
 #   BACKLOG_MIN of the bursts' frames follow it on stdout (in arrival
 #   order, none would).
@@ -16,7 +19,8 @@
 with_each_wire
 
 BURST=20		# pings sent at once; fewer than vpn's queue takes
-BULK_MAX=3000		# pings sent at most: the pipe takes some 730, vpn 600
+BULK_MAX=3000		# pings sent at most: the pipe takes some 11, vpn 600
+HELD_MIN=16384		# what stdout itself may hold, at least
 BACKLOG_MIN=32		# frames read but not yet taken by stdout
 SIZE=1400		# ICMP payload: IPv4 packets of 1428 bytes
 IP_LEN=$((SIZE + 28))
@@ -101,6 +105,9 @@ fair() {
 	((waiting >= BACKLOG_MIN)) ||
 		fail "$waiting frames wait in vpn after $sent pings," \
 		    "want $BACKLOG_MIN"
+	n=$(($(counter "$TMP/in.err" tx_bytes) + 2 * $(counter "$TMP/in.err" tx_packets)))
+	((n <= HELD_MIN)) ||
+		fail "the pipe nobody reads took $n bytes of frames, want $HELD_MIN at most"
 	ip netns exec "$ns" ping -q -c 1 -W 0.01 10.9.0.3 >/dev/null || true
 	wait_for 5 read_at_least $((sent * (IP_LEN + VNET_HDR) + 84 + VNET_HDR))
 	echo go >&6

@@ -4,9 +4,11 @@
 # - A running vpn (TUN, stream; and datagram mode; and after -u) has a
 #   seccomp filter and no new privileges (/proc/PID/status), and still
 #   moves packets: every other test of the suite runs under it too.
-# - tests/seccomp-probe.c, sandbox.c with the filter on, is let write, and
-#   killed by SIGSYS for a socket(), an open(), an ioctl that is not one of
-#   the loop's, and executable memory.
+# - tests/seccomp-probe.c, sandbox.c with the filter on, is let write and
+#   set stdout's queue (TCP_NOTSENT_LOWAT, SO_SNDBUF), and killed by SIGSYS
+#   for a socket(), an open(), an ioctl that is not one of the loop's,
+#   executable memory, and any other setsockopt() (SO_BINDTODEVICE, whose
+#   number is TCP_NOTSENT_LOWAT's; TCP_SYNCNT, SO_SNDBUF's).
 # Not for the sanitized build, which goes without the filter (its runtime
 # makes calls of its own): make check runs this file once.
 . "$(dirname "$0")/lib-pipe.sh"
@@ -45,10 +47,12 @@ bites() {
 	cc -D_GNU_SOURCE -O1 -o "$TMP/probe" "$ROOT/tests/seccomp-probe.c" 2>"$TMP/cc.log" ||
 		fail "cc: $(head -3 "$TMP/cc.log")"
 	[[ $("$TMP/probe" write) == ok ]] || fail "the filter does not let write through"
-	for how in socket open ioctl mmap-exec; do
+	[[ $("$TMP/probe" sockopt) == ok ]] ||
+		fail "the filter does not let TCP_NOTSENT_LOWAT and SO_SNDBUF through"
+	for how in socket open ioctl mmap-exec sockopt-level sockopt-name; do
 		rc=0
 		"$TMP/probe" "$how" 2>/dev/null || rc=$?
 		((rc == 128 + $(kill -l SYS))) || fail "$how: exit $rc, want death by SIGSYS"
 	done
 }
-check "a call the loop does not make kills: socket, open, ioctl, exec memory" bites
+check "a call the loop does not make kills: socket, open, ioctl, exec memory, setsockopt" bites

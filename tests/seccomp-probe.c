@@ -3,8 +3,11 @@
  * tests/seccomp-probe.c - vpn's system call filter, tried (tests/54).
  *
  * sandbox.c is included whole, as the fuzzers include vpn.c; after
- * sandbox_enter(), argv[1] says what to call: "write" is allowed (prints
- * "ok"); "socket", "open", "ioctl" (TUNSETIFF) and "mmap-exec" are not,
+ * sandbox_enter(), argv[1] says what to call: "write" and "sockopt" (the
+ * two setsockopt() calls of vpn.c's held_set()) are allowed (print "ok");
+ * "socket", "open", "ioctl" (TUNSETIFF), "mmap-exec", "sockopt-level"
+ * (SO_BINDTODEVICE: TCP_NOTSENT_LOWAT's number, at SOL_SOCKET) and
+ * "sockopt-name" (TCP_SYNCNT: SO_SNDBUF's number, at IPPROTO_TCP) are not,
  * and the kernel kills the process (SIGSYS) before any of them returns.
  */
 
@@ -18,13 +21,24 @@ int
 main(int argc, char *argv[])
 {
 	struct ifreq ifr;
+	int n = 0;
 
 	if (argc != 2)
-		errx(2, "usage: seccomp-probe write|socket|open|ioctl|mmap-exec");
+		errx(2, "usage: seccomp-probe write|sockopt|socket|open|ioctl|"
+		    "mmap-exec|sockopt-level|sockopt-name");
 	memset(&ifr, 0, sizeof(ifr));
 	sandbox_enter();
 	if (strcmp(argv[1], "write") == 0)
 		(void)write(STDOUT_FILENO, "ok\n", 3);
+	else if (strcmp(argv[1], "sockopt") == 0) {
+		(void)setsockopt(-1, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &n,
+		    sizeof(n));
+		(void)setsockopt(-1, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
+		(void)write(STDOUT_FILENO, "ok\n", 3);
+	} else if (strcmp(argv[1], "sockopt-level") == 0)
+		(void)setsockopt(-1, SOL_SOCKET, SO_BINDTODEVICE, &n, sizeof(n));
+	else if (strcmp(argv[1], "sockopt-name") == 0)
+		(void)setsockopt(-1, IPPROTO_TCP, TCP_SYNCNT, &n, sizeof(n));
 	else if (strcmp(argv[1], "socket") == 0)
 		(void)socket(AF_INET, SOCK_DGRAM, 0);
 	else if (strcmp(argv[1], "open") == 0)
