@@ -12,6 +12,7 @@
  */
 
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -22,6 +23,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include <endian.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -58,8 +60,8 @@
 #define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
 #define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
 #define PORTS_LEN	4		/* TCP's or UDP's two ports */
-#define FNV_BASIS	2166136261u	/* FNV-1a, 32 bits */
-#define FNV_PRIME	16777619u
+/* What flow_of() hashes, at most: two IPv6 addresses, protocol, ports. */
+#define FLOW_KEY_MAX	(IP6_ADDRS_LEN + 1 + PORTS_LEN)
 #define PIPE_WANT	(1024 * 1024)	/* stdin's pipe size; default 64 KiB */
 /* The most segments out can hold, however short. */
 #define CUT_MAX		(OUT_MAX / (FRAME_HDR + OFFLOAD_SEG_MIN))
@@ -234,13 +236,61 @@ frame_next(const uint8_t *p, size_t len, size_t *plen)
 	return len < FRAME_HDR + *plen ? 0 : FRAME_HDR + *plen;
 }
 
-/* ${h} with the ${n} bytes at ${p} hashed in (FNV-1a). */
-static uint32_t
-fnv(uint32_t h, const uint8_t *p, size_t n)
+/*
+ * flow_of()'s key, drawn at start: without one, anyone who picks a source
+ * port could put a flow in the bucket of another's (a ping's), and take
+ * its turn ahead and, with out full, its packets.  As the kernel keys its
+ * flow hashes (with SipHash too).
+ */
+static uint64_t flow_key[2];
+
+static inline uint64_t
+rotl64(uint64_t x, int b)
 {
-	while (n-- > 0)
-		h = (h ^ *p++) * FNV_PRIME;
-	return h;
+	return (x << b) | (x >> (64 - b));
+}
+
+static void
+sip_round(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = rotl64(v[1], 13); v[1] ^= v[0];
+	v[0] = rotl64(v[0], 32);
+	v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2];
+	v[2] = rotl64(v[2], 32);
+}
+
+/* SipHash-1-3 of ${p}[0..${n}) under flow_key (its reference constants). */
+static uint64_t
+siphash13(const uint8_t *p, size_t n)
+{
+	uint64_t v[4] = {
+		flow_key[0] ^ 0x736f6d6570736575ULL,
+		flow_key[1] ^ 0x646f72616e646f6dULL,
+		flow_key[0] ^ 0x6c7967656e657261ULL,
+		flow_key[1] ^ 0x7465646279746573ULL,
+	};
+	uint64_t m, last = (uint64_t)n << 56;
+	size_t i;
+
+	for (; n >= sizeof(m); p += sizeof(m), n -= sizeof(m)) {
+		memcpy(&m, p, sizeof(m));
+		m = le64toh(m);
+		v[3] ^= m;
+		sip_round(v);
+		v[0] ^= m;
+	}
+	for (i = 0; i < n; i++)
+		last |= (uint64_t)p[i] << (8 * i);
+	v[3] ^= last;
+	sip_round(v);
+	v[0] ^= last;
+	v[2] ^= 0xff;
+	sip_round(v);
+	sip_round(v);
+	sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 /*
@@ -253,8 +303,7 @@ static size_t
 flow_of(const uint8_t *pkt, size_t len, int tap)
 {
 	size_t hl, at, n, frag = 0;
-	uint8_t proto;
-	uint32_t h;
+	uint8_t key[FLOW_KEY_MAX];
 
 	if (tap) {
 		if (len < ETH_HLEN || (be16(pkt + 2 * ETH_ALEN) != ETH_P_IP &&
@@ -265,22 +314,25 @@ flow_of(const uint8_t *pkt, size_t len, int tap)
 	}
 	if (len >= IP4_HLEN && ip_version(pkt) == 4) {
 		hl = (size_t)(pkt[0] & 0xf) * 4;
-		proto = pkt[IP4_PROTO_OFF];
+		key[0] = pkt[IP4_PROTO_OFF];
 		at = IP4_ADDRS_OFF;
 		n = IP4_ADDRS_LEN;
 		frag = be16(pkt + IP4_FRAG_OFF) & IP4_FRAG_MASK;
 	} else if (len >= IP6_HLEN && ip_version(pkt) == 6) {
 		hl = IP6_HLEN;
-		proto = pkt[IP6_NEXT_OFF];
+		key[0] = pkt[IP6_NEXT_OFF];
 		at = IP6_ADDRS_OFF;
 		n = IP6_ADDRS_LEN;
 	} else
 		return 0;
-	h = fnv(fnv(FNV_BASIS, pkt + at, n), &proto, sizeof(proto));
-	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && frag == 0 &&
-	    hl + PORTS_LEN <= len)
-		h = fnv(h, pkt + hl, PORTS_LEN);
-	return h % FLOW_BUCKETS;
+	memcpy(key + 1, pkt + at, n);
+	n++;
+	if ((key[0] == IPPROTO_TCP || key[0] == IPPROTO_UDP) && frag == 0 &&
+	    hl + PORTS_LEN <= len) {
+		memcpy(key + n, pkt + hl, PORTS_LEN);
+		n += PORTS_LEN;
+	}
+	return siphash13(key, n) % FLOW_BUCKETS;
 }
 
 /* -- device */
@@ -1444,6 +1496,8 @@ main(int argc, char *argv[])
 		held_set(&v, HELD_MIN);	/* short, until stdout's rate is known */
 	}
 	signals_block(&waitmask);
+	if (getrandom(flow_key, sizeof(flow_key), 0) != sizeof(flow_key))
+		err(1, "getrandom: the flow hash's key");
 	sandbox_enter();
 
 	loop(&v, &waitmask);
