@@ -21,7 +21,8 @@
 #      both ends over the run;
 #   3. the same stream the other way (iperf3 -R);
 #   4. for the rows in BENCH_SHAPED, step 2 again with the veth shaped on
-#      both ends to a 50 Mbit/s uplink (SHAPE);
+#      both ends to a 50 Mbit/s uplink (SHAPE), with the host's congestion
+#      control and with cubic (iperf3 -C), which fills every queue;
 #   5. vpn's peak resident size (VmHWM), and how the counters (vpn's, the
 #      devices', the UDP sockets' drops) moved over steps 1 to 4;
 # and takes the tunnel down again, so each round's figures are a fresh
@@ -652,6 +653,10 @@ shape() {
 shaped() {
 	if shape add "${SHAPE[@]}"; then
 		stream shaped 1 || true
+		# cubic fills every queue it finds until one drops (BBR keeps
+		# its own short): the tunnel's queues, not the flow's, show.
+		! grep -qw cubic "$CC_AVAILABLE" ||
+			stream shaped_cubic 1 -C cubic || true
 	else
 		note "tc qdisc add ${SHAPE[*]} failed"
 	fi

@@ -145,16 +145,20 @@ function main_table(    i, row) {
 
 function shaped_table(    i, row) {
 	set(0, "tunnel", "Mbit/s", "% of bare", "loaded RTT avg/max",
-	    "avg RTT / bare's", "", "", "")
+	    "avg RTT / bare's", "cubic: Mbit/s", "loaded RTT avg/max",
+	    "avg RTT / bare's")
 	for (i = 1; i <= nshaped; i++) {
 		row = shaped[i]
 		set(i, row == "direct" ? "bare veth (the reference)" : info[row, "label"],
 		    f(med(row, "shaped_bps", 1e6), "%.1f"),
 		    f(ratio(row, "shaped_bps", 100), "%.0f"),
 		    pair(med(row, "shaped_rtt_avg", 1), med(row, "shaped_rtt_max", 1), "%.1f"),
-		    f(ratio(row, "shaped_rtt_avg", 1), "%.2f"), "", "", "")
+		    f(ratio(row, "shaped_rtt_avg", 1), "%.2f"),
+		    f(med(row, "shaped_cubic_bps", 1e6), "%.1f"),
+		    pair(med(row, "shaped_cubic_rtt_avg", 1), med(row, "shaped_cubic_rtt_max", 1), "%.1f"),
+		    f(ratio(row, "shaped_cubic_rtt_avg", 1), "%.2f"))
 	}
-	print_table(nshaped, "lrrrr")
+	print_table(nshaped, "lrrrrrrr")
 }
 
 # many_row(i, row): row i of the many-client table: each cell the median
@@ -312,7 +316,9 @@ END {
 	print ""
 	if (nshaped) {
 		print "Shaped link: the veth as a 50 Mbit/s uplink, on both ends:"
-		print meta["shape"] "; one stream and ping through each tunnel."
+		print meta["shape"] "; one stream and ping through each tunnel, the"
+		print "stream with the host's congestion control (" meta["cc"] "), then with cubic,"
+		print "which fills every queue it finds until one drops."
 		print ""
 		shaped_table()
 		print ""
