@@ -52,11 +52,12 @@
 #define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
 #define OUT_MAX		(1024 * 1024)	/* stdout backlog; then tun_skim() */
-#define HELD_MS		2		/* what stdout itself may hold, in time */
+#define HELD_MS		2		/* what stdout itself holds, in time */
 #define HELD_MIN	(16 * 1024)	/* and in bytes, at least */
 #define HELD_MAX	(1024 * 1024)	/* at most (a pipe's, a socketpair's) */
-#define NOTSENT_MAX	(128 * 1024)	/* a TCP stdout's unsent bytes, at most */
-#define DRAIN_MS	100		/* how often stdout's rate is measured */
+#define NOTSENT_MAX	(128 * 1024)	/* a TCP stdout's unsent, at most */
+#define DRAIN_MS	100		/* stdout's rate: measured this often */
+#define SHRINK_MS	HELD_MS		/* a full pipe to shrink: tried so often */
 #define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
 #define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
 #define PORTS_LEN	4		/* TCP's or UDP's two ports */
@@ -75,7 +76,7 @@
 #define SECS_MAX	86400		/* a day; longer timers are a typo */
 
 enum { P_TUN, P_IN, P_OUT, P_N };	/* fixed poll slots */
-enum { HELD_NONE, HELD_TCP, HELD_PIPE, HELD_UNIX };	/* stdout, for held_set() */
+enum { HELD_NONE, HELD_TCP, HELD_PIPE, HELD_UNIX };	/* for held_set() */
 
 static volatile sig_atomic_t	 quit, dump;
 static int			 fl_saved[] = { -1, -1 };	/* fd 0, 1 */
@@ -1031,10 +1032,25 @@ held_kind(int fd)
 	return domain == AF_UNIX ? HELD_UNIX : HELD_NONE;
 }
 
+/* The largest power of two at most ${n} (a pipe's sizes), or HELD_MIN. */
+static size_t
+pow2_floor(size_t n)
+{
+	size_t p = HELD_MIN;
+
+	while (p * 2 <= n)
+		p *= 2;
+	return p;
+}
+
 /*
- * Let stdout hold about ${bytes}: a TCP socket's unsent bytes, a pipe's
- * size (rounded up to pages; refused while it holds more), a socket's
- * send buffer.  A failure leaves the size it had, to be tried again.
+ * Let stdout hold about ${bytes}: a TCP socket's unsent bytes; a pipe's
+ * size (a power of two pages: the one at most ${bytes}); a socket's send
+ * buffer (which the kernel doubles, and caps at net.core.wmem_max).  A
+ * pipe that holds more than that refuses (EBUSY), and under a backlog
+ * always would: then held_want says so, and nothing is written to it
+ * until it has drained enough to shrink (loop()).  Another failure leaves
+ * the size it had, to be tried again.
  */
 static void
 held_set(struct vpn *v, size_t bytes)
@@ -1046,11 +1062,15 @@ held_set(struct vpn *v, size_t bytes)
 		rc = setsockopt(STDOUT_FILENO, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
 		    &n, sizeof(n));
 		break;
-	case HELD_PIPE:		/* the size it took, in whole pages */
-		if ((rc = fcntl(STDOUT_FILENO, F_SETPIPE_SZ, n)) > 0)
-			bytes = (size_t)rc;
+	case HELD_PIPE:
+		bytes = pow2_floor(bytes);
+		rc = fcntl(STDOUT_FILENO, F_SETPIPE_SZ, (int)bytes);
+		v->held_want = rc == -1 && errno == EBUSY ? bytes : 0;
+		if (rc > 0)
+			bytes = (size_t)rc;	/* the size it took */
 		break;
 	case HELD_UNIX:
+		n /= 2;
 		rc = setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &n,
 		    sizeof(n));
 		break;
@@ -1202,6 +1222,8 @@ timer_next(const struct vpn *v)
 		d = d < 0 ? 0 : d;
 		t = t == -1 || d < t ? d : t;
 	}
+	if (v->held_want)
+		t = t == -1 || SHRINK_MS < t ? SHRINK_MS : t;
 	if (v->status_fd != -1 && memcmp(&v->st, &v->st_said, sizeof(v->st))) {
 		d = v->status_ms + STATUS_MS - v->now_ms;
 		d = d < 0 ? 0 : d;
@@ -1286,7 +1308,8 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		    (v->tun_blocked ? POLLOUT : 0);
 		pfd[P_IN].fd = !v->eof && (v->dgram || buf_room(&v->in) > 0) ?
 		    STDIN_FILENO : -1;
-		pfd[P_OUT].events = out_held(v) > 0 ? POLLOUT : 0;
+		pfd[P_OUT].events = out_held(v) > 0 && !v->held_want ?
+		    POLLOUT : 0;
 
 		do_ppoll(pfd, P_N, timer_next(v), waitmask);
 		v->now_ms = now_ms();
@@ -1305,12 +1328,16 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		if (pfd[P_OUT].revents & (POLLERR | POLLHUP) &&
 		    out_held(v) == 0)
 			stdout_error(v);
+		if (pfd[P_OUT].revents & (POLLERR | POLLHUP))
+			v->held_want = 0;	/* no shrink: the write says */
 		if (pfd[P_OUT].revents)
 			v->out_blocked = 0;
 		timers_check(v);	/* -k keepalive, -t silent peer */
 		held_adjust(v);		/* stdout's own queue, to its rate */
+		if (v->held_want)	/* a pipe to shrink: drained enough? */
+			held_set(v, v->held_want);
 		status_write(v, 0);	/* -s, when due */
-		if (out_held(v) > 0 && !v->out_blocked)
+		if (out_held(v) > 0 && !v->out_blocked && !v->held_want)
 			stdout_flush(v);	/* at once: saves a ppoll */
 	}
 	if (!quit)
@@ -1493,7 +1520,7 @@ main(int argc, char *argv[])
 	if (!v.dgram) {
 		v.held_kind = held_kind(STDOUT_FILENO);
 		tcp_tune(&v);
-		held_set(&v, HELD_MIN);	/* short, until stdout's rate is known */
+		held_set(&v, HELD_MIN);	/* short, until its rate is known */
 	}
 	signals_block(&waitmask);
 	if (getrandom(flow_key, sizeof(flow_key), 0) != sizeof(flow_key))

@@ -88,6 +88,7 @@ struct vpn {
 	size_t		 flow_fast[FLOW_BUCKETS];	/* and in fast */
 	int		 held_kind;	/* stream: what stdout is (HELD_*) */
 	size_t		 held;		/* the bytes stdout itself may hold */
+	size_t		 held_want;	/* a pipe too full to shrink to it */
 	long long	 drain_ms;	/* since when drained counts */
 	unsigned long long drained;	/* bytes stdout took since then */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
