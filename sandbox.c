@@ -23,6 +23,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stddef.h>
@@ -124,6 +125,17 @@ sandbox_enter(void)
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_SNDBUF, 0, 1),
 		SC_RET(ALLOW),
 		SC_RET(KILL_PROCESS),
+		/*
+		 * fcntl: a pipe's size (held_set()), the flags (fl_restore(),
+		 * at exit); not F_SETOWN, F_SETSIG, locks...
+		 */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 6),
+		SC_LOAD(args[1]),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GETFL, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETFL, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETPIPE_SZ, 1, 0),
+		SC_RET(KILL_PROCESS),
+		SC_RET(ALLOW),
 		SC_ALLOW(__NR_read), SC_ALLOW(__NR_readv),
 		SC_ALLOW(__NR_write), SC_ALLOW(__NR_writev),
 		SC_ALLOW(__NR_recvmsg), SC_ALLOW(__NR_sendmsg),
@@ -131,7 +143,6 @@ sandbox_enter(void)
 		SC_ALLOW(__NR_getsockopt),	/* SO_ERROR, SO_DOMAIN, IP_MTU */
 		SC_ALLOW(__NR_pwrite64), SC_ALLOW(__NR_ftruncate),	/* -s */
 		SC_ALLOW(__NR_rt_sigreturn), SC_ALLOW(__NR_restart_syscall),
-		SC_ALLOW(__NR_fcntl),	/* F_SETPIPE_SZ; fl_restore(), at exit */
 		SC_ALLOW(__NR_brk), SC_ALLOW(__NR_munmap),	/* free() */
 		SC_ALLOW(__NR_close), SC_ALLOW(__NR_exit_group),
 		SC_ALLOW(__NR_exit),

@@ -8,7 +8,8 @@
 #   set stdout's queue (TCP_NOTSENT_LOWAT, SO_SNDBUF), and killed by SIGSYS
 #   for a socket(), an open(), an ioctl that is not one of the loop's,
 #   executable memory, and any other setsockopt() (SO_BINDTODEVICE, whose
-#   number is TCP_NOTSENT_LOWAT's; TCP_SYNCNT, SO_SNDBUF's).
+#   number is TCP_NOTSENT_LOWAT's; TCP_SYNCNT, SO_SNDBUF's), and an fcntl
+#   that is not the loop's (F_SETOWN).
 # Not for the sanitized build, which goes without the filter (its runtime
 # makes calls of its own): make check runs this file once.
 . "$(dirname "$0")/lib-pipe.sh"
@@ -49,7 +50,8 @@ bites() {
 	[[ $("$TMP/probe" write) == ok ]] || fail "the filter does not let write through"
 	[[ $("$TMP/probe" sockopt) == ok ]] ||
 		fail "the filter does not let TCP_NOTSENT_LOWAT and SO_SNDBUF through"
-	for how in socket open ioctl mmap-exec sockopt-level sockopt-name; do
+	for how in socket open ioctl mmap-exec sockopt-level sockopt-name \
+	    fcntl-owner; do
 		rc=0
 		"$TMP/probe" "$how" 2>/dev/null || rc=$?
 		((rc == 128 + $(kill -l SYS))) || fail "$how: exit $rc, want death by SIGSYS"

@@ -7,7 +7,8 @@
  * two setsockopt() calls of vpn.c's held_set()) are allowed (print "ok");
  * "socket", "open", "ioctl" (TUNSETIFF), "mmap-exec", "sockopt-level"
  * (SO_BINDTODEVICE: TCP_NOTSENT_LOWAT's number, at SOL_SOCKET) and
- * "sockopt-name" (TCP_SYNCNT: SO_SNDBUF's number, at IPPROTO_TCP) are not,
+ * "sockopt-name" (TCP_SYNCNT: SO_SNDBUF's number, at IPPROTO_TCP) and
+ * "fcntl-owner" (F_SETOWN) are not,
  * and the kernel kills the process (SIGSYS) before any of them returns.
  */
 
@@ -25,7 +26,7 @@ main(int argc, char *argv[])
 
 	if (argc != 2)
 		errx(2, "usage: seccomp-probe write|sockopt|socket|open|ioctl|"
-		    "mmap-exec|sockopt-level|sockopt-name");
+		    "mmap-exec|sockopt-level|sockopt-name|fcntl-owner");
 	memset(&ifr, 0, sizeof(ifr));
 	sandbox_enter();
 	if (strcmp(argv[1], "write") == 0)
@@ -39,6 +40,8 @@ main(int argc, char *argv[])
 		(void)setsockopt(-1, SOL_SOCKET, SO_BINDTODEVICE, &n, sizeof(n));
 	else if (strcmp(argv[1], "sockopt-name") == 0)
 		(void)setsockopt(-1, IPPROTO_TCP, TCP_SYNCNT, &n, sizeof(n));
+	else if (strcmp(argv[1], "fcntl-owner") == 0)
+		(void)fcntl(STDOUT_FILENO, F_SETOWN, getpid());
 	else if (strcmp(argv[1], "socket") == 0)
 		(void)socket(AF_INET, SOCK_DGRAM, 0);
 	else if (strcmp(argv[1], "open") == 0)
