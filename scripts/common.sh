@@ -876,14 +876,15 @@ nc_peer() {
 # what vpn sets on a TCP socket of its own, which this one, socat's, is
 # not.  Nagle's algorithm off (nodelay): a small frame (a ping, an ACK)
 # would wait for the ACK of the last small one, which comes back behind the
-# bulk queued at the uplink.  And a short unsent queue: TCP_NOTSENT_LOWAT
-# (option 25 of IPPROTO_TCP, 6) at 16 KiB, so the backlog waits in vpn,
-# where small flows go first.  On a 50 Mbit/s tbf link, one bulk stream and
-# ping, 3 to 4 interleaved rounds: loaded RTT 10.6 ms with neither, 8.0
-# with nodelay, 6.6 with both (the bare link's: 4 to 4.8); unshaped, 1.3 to
-# 1.4 Gbit/s with or without them.
+# bulk queued at the uplink.  And a short unsent queue, TCP_NOTSENT_LOWAT,
+# at the floor vpn keeps its own (socat does not follow the rate), so the
+# backlog waits in vpn, where small flows go first.  On a 50 Mbit/s tbf
+# link, one bulk stream and ping, 3 to 4 interleaved rounds: loaded RTT
+# 10.6 ms with neither, 8.0 with nodelay, 6.6 with both (the bare link's:
+# 4 to 4.8); unshaped, 1.3 to 1.4 Gbit/s with or without them.
+SOL_TCP=6 TCP_NOTSENT_LOWAT=25 NOTSENT_LOWAT=16384
 tls_opts() {
-	echo "cert=$CERT,key=$KEY,cafile=$CAFILE,verify=1,nodelay,setsockopt-int=6:25:16384"
+	echo "cert=$CERT,key=$KEY,cafile=$CAFILE,verify=1,nodelay,setsockopt-int=$SOL_TCP:$TCP_NOTSENT_LOWAT:$NOTSENT_LOWAT"
 }
 
 # bracket HOST: an IPv6 literal in brackets, for socat's HOST:PORT.

@@ -23,8 +23,6 @@ HERE=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 PROGRAM=session.sh
 PUSH_SECS=1			# UDP: wait this long for the other's answer,
 PUSH_TRIES=5			# and ask this many times
-ACK_QUIET=2			# UDP: no ack, nor hello again, for this many
-				# PUSH_SECS: none will come (a spoofed hello's)
 LINE_MAX=1024			# bytes a configuration line may have
 HELLO_SIZE=1200			# UDP: a hello is padded to this (as QUIC's first
 				# datagram), so no answer is bigger than it
@@ -118,7 +116,7 @@ lease() {
 	if [[ ${1:-} == offer ]]; then
 		mkdir -p "$STATE/offers"
 		file=$STATE/offers/$$
-		undo rm -f "$file"
+		undo_call rm -f "$file"		# quietly: one a hello
 		printf 'pid=%s\nstart=%s\nslot=%s\n' "$$" "$(proc_start "$$")" "$SLOT" >"$file"
 		exec {lock}>&-
 		return
@@ -133,6 +131,7 @@ lease() {
 	printf 'pid=%s\nstart=%s\nname=%s\npeer=%s\ndev=%s\naddr=%s\nsince=%s\n' \
 	    "$$" "$(proc_start "$$")" "$NAME" "${PEER%% (*}" "$IFACE-$SLOT" \
 	    "$(slot_addrs "$SLOT")" "$(date +%s)" >"$file"
+	rm -f "$STATE/offers/$$"	# taken: no longer only offered
 	exec {lock}>&-
 }
 
@@ -143,7 +142,7 @@ slot_free() {
 	for ((n = 1; n <= MAX; n++)); do
 		[[ $1 == *" $n "* ]] && continue
 		if foreign "$n"; then
-			say "$PEER: slot $n skipped: $IFACE-$n is a device not the server's"
+			say_seldom "skipped $n" "$PEER: slot $n skipped: $IFACE-$n is a device not the server's"
 			continue
 		fi
 		echo "$n"
@@ -157,9 +156,13 @@ slot_free() {
 live_offers() {
 	local f
 	for f in "$STATE"/offers/*; do
-		[[ -f $f ]] && lease_live "$f" && lease_key "$f" slot
+		[[ -f $f ]] || continue
+		if lease_live "$f"; then
+			lease_key "$f" slot
+		else
+			rm -f "$f"	# of an exchange killed (SIGKILL)
+		fi
 	done
-	return 0
 }
 
 # foreign N: the device of slot N exists, and no lease says it is ours
@@ -183,13 +186,18 @@ refuse() {
 # say_seldom KEY LINE: say LINE, unless a line of KEY was said less than a
 # minute ago (STATE/said-*'s time), then with what follows it for a minute
 # left unsaid.  For what anyone may cause as often as they like: one line
-# each would let them fill the log.
+# each would let them fill the log.  A session that may not write STATE
+# (a TLS server's without -M, run as -u's user) says each.
 say_seldom() {
 	local stamp
 	stamp=$STATE/said-$(cksum <<<"$1" | cut -d ' ' -f 1)
-	if [[ ! -e $stamp || -n $(find "$stamp" -mmin +1 2>/dev/null) ]]; then
-		touch "$stamp"
+	if [[ -e $stamp && -z $(find "$stamp" -mmin +1 2>/dev/null) ]]; then
+		return 0
+	fi
+	if touch "$stamp" 2>/dev/null; then
 		say "$2 (the same for a minute unsaid)"
+	else
+		say "$2"
 	fi
 }
 
@@ -303,17 +311,14 @@ ignored() {
 # with the same nonce (our answer was lost) is answered again; nothing
 # else is.  At most PUSH_TRIES answers, never more than one a hello.
 push_udp() {
-	local i answers=1 quiet=0
+	local i answers=1
 	COOKIE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	[[ $COOKIE =~ ^[0-9a-f]{16}$ ]] || die "$PEER: no cookie from /dev/urandom"
 	config_line
-	SAID=1		# no refusal after it: one answer a hello
-	for ((i = 0; i < PUSH_TRIES && quiet < ACK_QUIET; i++)); do
-		if ! dgram "$PUSH_SECS"; then
-			quiet=$((quiet + 1))
-			continue
-		fi
-		quiet=0
+	# One answer a hello: a refusal only after an ack (lease, again).
+	SAID=1
+	for ((i = 0; i < PUSH_TRIES; i++)); do
+		dgram "$PUSH_SECS" || continue
 		[[ ${DGRAM%%$'\n'*} != "vpn-ack 1 $NONCE $COOKIE" ]] || return 0
 		if is_hello "$NONCE" && ((answers < PUSH_TRIES)); then
 			config_line
