@@ -126,12 +126,11 @@ sandbox_enter(void)
 		SC_RET(ALLOW),
 		SC_RET(KILL_PROCESS),
 		/*
-		 * fcntl: a pipe's size (held_set()), the flags (fl_restore(),
-		 * at exit); not F_SETOWN, F_SETSIG, locks...
+		 * fcntl: a pipe's size (held_set()), the flags put back
+		 * (fl_restore(), at exit); not F_SETOWN, F_SETSIG, locks...
 		 */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 6),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 5),
 		SC_LOAD(args[1]),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GETFL, 3, 0),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETFL, 2, 0),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETPIPE_SZ, 1, 0),
 		SC_RET(KILL_PROCESS),

@@ -57,7 +57,7 @@
 #define HELD_MAX	(1024 * 1024)	/* at most (a pipe's, a socketpair's) */
 #define NOTSENT_MAX	(128 * 1024)	/* a TCP stdout's unsent, at most */
 #define DRAIN_MS	100		/* stdout's rate: measured this often */
-#define SHRINK_MS	HELD_MS		/* a full pipe to shrink: tried so often */
+#define SHRINK_MS	HELD_MS		/* a full pipe to shrink: tried after */
 #define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
 #define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
 #define PORTS_LEN	4		/* TCP's or UDP's two ports */
@@ -1044,6 +1044,31 @@ pow2_floor(size_t n)
 }
 
 /*
+ * held_wait(v, bytes): a pipe refused to shrink to ${bytes} (0: it did):
+ * try again after SHRINK_MS, then twice as long each time up to DRAIN_MS,
+ * so that a reader stopped for good costs few wakeups.  While it waits,
+ * what stdout takes is not measured (nothing is written): a new window
+ * starts when it ends.
+ */
+static void
+held_wait(struct vpn *v, size_t bytes)
+{
+	if (bytes == 0) {
+		if (v->held_want) {
+			v->drained = 0;
+			v->drain_ms = v->now_ms;
+		}
+		v->held_want = 0;
+		v->shrink_ms = 0;
+		return;
+	}
+	v->held_want = bytes;
+	v->shrink_ms = v->shrink_ms == 0 ? SHRINK_MS :
+	    v->shrink_ms * 2 > DRAIN_MS ? DRAIN_MS : v->shrink_ms * 2;
+	v->shrink_at = v->now_ms + v->shrink_ms;
+}
+
+/*
  * Let stdout hold about ${bytes}: a TCP socket's unsent bytes; a pipe's
  * size (a power of two pages: the one at most ${bytes}); a socket's send
  * buffer (which the kernel doubles, and caps at net.core.wmem_max).  A
@@ -1065,7 +1090,7 @@ held_set(struct vpn *v, size_t bytes)
 	case HELD_PIPE:
 		bytes = pow2_floor(bytes);
 		rc = fcntl(STDOUT_FILENO, F_SETPIPE_SZ, (int)bytes);
-		v->held_want = rc == -1 && errno == EBUSY ? bytes : 0;
+		held_wait(v, rc == -1 && errno == EBUSY ? bytes : 0);
 		if (rc > 0)
 			bytes = (size_t)rc;	/* the size it took */
 		break;
@@ -1088,7 +1113,7 @@ held_adjust(struct vpn *v)
 	long long dt = v->now_ms - v->drain_ms;
 	size_t want, max = v->held_kind == HELD_TCP ? NOTSENT_MAX : HELD_MAX;
 
-	if (v->held_kind == HELD_NONE || dt < DRAIN_MS)
+	if (v->held_kind == HELD_NONE || v->held_want || dt < DRAIN_MS)
 		return;
 	want = (size_t)(v->drained * HELD_MS / (unsigned long long)dt);
 	want = want < HELD_MIN ? HELD_MIN : want > max ? max : want;
@@ -1222,8 +1247,11 @@ timer_next(const struct vpn *v)
 		d = d < 0 ? 0 : d;
 		t = t == -1 || d < t ? d : t;
 	}
-	if (v->held_want)
-		t = t == -1 || SHRINK_MS < t ? SHRINK_MS : t;
+	if (v->held_want) {
+		d = v->shrink_at - v->now_ms;
+		d = d < 0 ? 0 : d;
+		t = t == -1 || d < t ? d : t;
+	}
 	if (v->status_fd != -1 && memcmp(&v->st, &v->st_said, sizeof(v->st))) {
 		d = v->status_ms + STATUS_MS - v->now_ms;
 		d = d < 0 ? 0 : d;
@@ -1329,13 +1357,13 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		    out_held(v) == 0)
 			stdout_error(v);
 		if (pfd[P_OUT].revents & (POLLERR | POLLHUP))
-			v->held_want = 0;	/* no shrink: the write says */
+			held_wait(v, 0);	/* no shrink: the write says */
 		if (pfd[P_OUT].revents)
 			v->out_blocked = 0;
 		timers_check(v);	/* -k keepalive, -t silent peer */
 		held_adjust(v);		/* stdout's own queue, to its rate */
-		if (v->held_want)	/* a pipe to shrink: drained enough? */
-			held_set(v, v->held_want);
+		if (v->held_want && v->now_ms >= v->shrink_at)
+			held_set(v, v->held_want);	/* drained enough? */
 		status_write(v, 0);	/* -s, when due */
 		if (out_held(v) > 0 && !v->out_blocked && !v->held_want)
 			stdout_flush(v);	/* at once: saves a ppoll */

@@ -89,6 +89,8 @@ struct vpn {
 	int		 held_kind;	/* stream: what stdout is (HELD_*) */
 	size_t		 held;		/* the bytes stdout itself may hold */
 	size_t		 held_want;	/* a pipe too full to shrink to it */
+	long long	 shrink_ms;	/* then tried again after this long */
+	long long	 shrink_at;	/* and next at this time */
 	long long	 drain_ms;	/* since when drained counts */
 	unsigned long long drained;	/* bytes stdout took since then */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */

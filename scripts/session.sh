@@ -158,11 +158,12 @@ live_offers() {
 	for f in "$STATE"/offers/*; do
 		[[ -f $f ]] || continue
 		if lease_live "$f"; then
-			lease_key "$f" slot
+			lease_key "$f" slot || true	# gone meanwhile: none
 		else
-			rm -f "$f"	# of an exchange killed (SIGKILL)
+			rm -f "$f" 2>/dev/null || true	# of an exchange killed
 		fi
 	done
+	return 0
 }
 
 # foreign N: the device of slot N exists, and no lease says it is ours

@@ -50,6 +50,8 @@ bites() {
 	[[ $("$TMP/probe" write) == ok ]] || fail "the filter does not let write through"
 	[[ $("$TMP/probe" sockopt) == ok ]] ||
 		fail "the filter does not let TCP_NOTSENT_LOWAT and SO_SNDBUF through"
+	[[ $("$TMP/probe" fcntl) == ok ]] ||
+		fail "the filter does not let F_SETPIPE_SZ and F_SETFL through"
 	for how in socket open ioctl mmap-exec sockopt-level sockopt-name \
 	    fcntl-owner; do
 		rc=0
