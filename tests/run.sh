@@ -99,7 +99,8 @@ report() {
 		skipped=$((skipped + 1)) ;;
 	*)	printf 'TEST: %-40s [FAIL] exit %d after %ds\n' "$name" "$rc" "$secs"
 		((rc != 124)) || echo "      (timed out after ${TIMEOUT}s)"
-		grep -v '^TEST: ' "$log" | sed 's/^/      | /' | tail -n 40
+		# Not grep's 1 for no lines: under pipefail it ended the run.
+		{ grep -v '^TEST: ' "$log" || true; } | sed 's/^/      | /' | tail -n 40
 		failed=$((failed + 1))
 		failures+=("$name") ;;
 	esac
