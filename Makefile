@@ -27,7 +27,7 @@ ASAN_TESTS = $(filter-out tests/47-% tests/51-% tests/54-%,\
 
 all: vpn
 
-SRCS	 = vpn.c dgram.c sandbox.c offload.c
+SRCS	 = vpn.c queue.c dgram.c sandbox.c offload.c
 HDRS	 = vpn.h offload.h
 
 vpn: $(SRCS) $(HDRS)

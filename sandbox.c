@@ -112,7 +112,7 @@ sandbox_enter(void)
 		SC_RET(ALLOW),
 		SC_RET(KILL_PROCESS),
 		/*
-		 * setsockopt: stdout's own queue (held_set() in vpn.c), its
+		 * setsockopt: stdout's own queue (held_set() in queue.c), its
 		 * TCP_NOTSENT_LOWAT or SO_SNDBUF; nothing else.
 		 */
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 9),

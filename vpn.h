@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct iovec;
 struct passwd;
@@ -21,6 +22,7 @@ struct passwd;
 #define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
 #define JOIN_MAX	64		/* segments offered to one join */
 #define FLOW_BUCKETS	1024		/* flows told apart, by a hash */
+#define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
 
 struct buf {
 	uint8_t		*p;
@@ -124,6 +126,30 @@ buf_consume(struct buf *b, size_t n)
 	b->len -= n;
 }
 
+/*
+ * buf_compact(b, want): if fewer than ${want} bytes are free after the
+ * data in ${b}, move the data to the front: rarely, since ${want} is a
+ * read's worth (a maximal frame, or two) and the buffers hold several
+ * frames; never per packet.  An empty buffer starts at the front again.
+ */
+static inline void
+buf_compact(struct buf *b, size_t want)
+{
+	if (b->len == 0)
+		b->off = 0;
+	else if (buf_room(b) < want && b->off > 0) {
+		memmove(b->p, b->p + b->off, b->len);
+		b->off = 0;
+	}
+}
+
+/* Frames held for stdout, in out and in fast. */
+static inline size_t
+out_held(const struct vpn *v)
+{
+	return v->out.len + v->fast.len;
+}
+
 /* vpn.c: the frame format and the device, which dgram.c uses too. */
 
 /* Why a packet may not go to the device, or NULL if it may. */
@@ -151,6 +177,25 @@ void		 dgram_read(struct vpn *v);
 int		 dgram_flush(struct vpn *v);
 /* Count a soft socket error (ICMP's) and go on; 0 if not soft. */
 int		 dgram_error(struct vpn *v, int e, const char *what);
+
+/* queue.c: what waits for stdout on a stream, which vpn.c fills. */
+
+/* The flow hash's key, and stdout's own queue, before the sandbox. */
+void		 queue_setup(struct vpn *v);
+/* The packet at out's tail, behind room for its prefix, as a frame. */
+void		 queue_packet(struct vpn *v, size_t plen);
+/* The segments of a cut at out's tail, each as a frame (v->seg_len). */
+void		 queue_segments(struct vpn *v, int n);
+/* An empty frame. */
+void		 queue_keepalive(struct vpn *v);
+/* With out full, a packet of a sparse flow to fast; 0 if it is not. */
+int		 queue_sparse(struct vpn *v, const uint8_t *p, size_t len);
+/* Write what stdout takes, fast first; 0 if it is full. */
+int		 stdout_flush(struct vpn *v);
+/* Each turn: stdout's own queue, to what it took. */
+void		 held_tick(struct vpn *v);
+/* A pipe refused to shrink to ${bytes}, or 0: it need not any more. */
+void		 held_wait(struct vpn *v, size_t bytes);
 
 /* sandbox.c: what vpn gives up once set up, which main() calls. */
 

@@ -44,7 +44,7 @@ installs() {
 	local got
 	# A copy of the tree that nobody may write but its owner, nobody.
 	mkdir "$TMP/src"
-	cp -R --preserve=timestamps "$ROOT"/{Makefile,vpn.c,vpn.h,dgram.c,sandbox.c,offload.c,offload.h,vpn,scripts,docs,systemd} "$TMP/src"
+	cp -R --preserve=timestamps "$ROOT"/{Makefile,vpn.c,vpn.h,queue.c,dgram.c,sandbox.c,offload.c,offload.h,vpn,scripts,docs,systemd} "$TMP/src"
 	chown -R nobody "$TMP/src"
 	install -d -o nobody "$dest"
 	chmod 0755 "$TMP"

@@ -14,6 +14,7 @@ static ssize_t	fuzz_writev(int, const struct iovec *, int);
 #define writev fuzz_writev
 int	vpn_main(int, char *[]);
 #include "../vpn.c"
+#include "../queue.c"
 #include "../dgram.c"
 #include "../sandbox.c"
 #undef main
