@@ -114,7 +114,8 @@ siphash13(const uint8_t *p, size_t n)
  * flow_of(pkt, len, tap): the bucket of the flow of the packet ${pkt},
  * ${len} bytes: a hash of its addresses, its protocol and, for TCP and UDP
  * not in fragments, its ports, as fq_codel tells flows apart.  What is not
- * IP is bucket 0.  Pure; a packet checked by frame_error() only.
+ * IP is bucket 0.  It depends on the packet alone (flow_memo only saves
+ * the hash); a packet checked by frame_error() only.
  */
 static size_t
 flow_of(const uint8_t *pkt, size_t len, int tap)
@@ -416,8 +417,9 @@ held_wait(struct vpn *v, size_t bytes)
  * buffer (which the kernel doubles, and caps at net.core.wmem_max).  A
  * pipe that holds more than that refuses (EBUSY), and under a backlog
  * always would: then held_want says so, and nothing is written to it
- * until it has drained enough to shrink (vpn.c's loop()).  Another
- * failure leaves the size it had, to be tried again.
+ * until it has drained enough to shrink (vpn.c's loop(); held_tick()
+ * tries again).  Another failure leaves the size it had, to be tried
+ * again.
  */
 static void
 held_set(struct vpn *v, size_t bytes)

@@ -1113,9 +1113,9 @@ main(int argc, char *argv[])
 	set_nonblock(STDIN_FILENO, "stdin");
 	set_nonblock(STDOUT_FILENO, "stdout");
 	pipe_grow(STDIN_FILENO);
+	signals_block(&waitmask);	/* getrandom() may wait, at boot */
 	if (!v.dgram)
 		queue_setup(&v);	/* the flow hash, stdout's own queue */
-	signals_block(&waitmask);
 	sandbox_enter();
 
 	loop(&v, &waitmask);

@@ -88,7 +88,7 @@ struct vpn {
 	size_t		 fast_plen;
 	size_t		 flow_out[FLOW_BUCKETS];	/* a flow's bytes in out */
 	size_t		 flow_fast[FLOW_BUCKETS];	/* and in fast */
-	int		 held_kind;	/* stream: what stdout is (HELD_*) */
+	int		 held_kind;	/* stream: what stdout is (queue.c) */
 	size_t		 held;		/* the bytes stdout itself may hold */
 	size_t		 held_want;	/* a pipe too full to shrink to it */
 	long long	 shrink_ms;	/* then tried again after this long */

@@ -4,7 +4,7 @@
  *
  * sandbox.c is included whole, as the fuzzers include vpn.c; after
  * sandbox_enter(), argv[1] says what to call: "write", "sockopt" (the
- * two setsockopt() calls of vpn.c's held_set()) and "fcntl" (F_SETPIPE_SZ
+ * two setsockopt() calls of queue.c's held_set()) and "fcntl" (F_SETPIPE_SZ
  * on a pipe, F_SETFL) are allowed (print "ok");
  * "socket", "open", "ioctl" (TUNSETIFF), "mmap-exec", "sockopt-level"
  * (SO_BINDTODEVICE: TCP_NOTSENT_LOWAT's number, at SOL_SOCKET) and
