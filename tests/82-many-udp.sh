@@ -189,9 +189,13 @@ raw_open() {
 # raw_send FD: stdin as one datagram to the raw client of FD.
 raw_send() { dd bs=1200 count=1 iflag=fullblock status=none >&"$1"; }
 
-# Two hellos at once on a server with one address: both are offered it
-# (neither holds it); the first ack takes it, and the second ack gets a
-# refusal saying why, not a second session on the same address.
+# Two hellos, neither acked yet, on a server with one address: both are
+# offered it (neither holds it); the first ack takes it, and the second
+# ack gets a refusal saying why, not a second session on the same
+# address.  The second hello goes once the first is answered: socat's
+# listener gives its socket to the session it forks, and binds the port
+# again just after, so that a datagram in between finds the port closed
+# (a client tries again; this raw one would not).
 offer_race() {
 	local a b cookie srv RAW_PIDS=()
 	server srv5 -M 1 -T udp -k 1 -t 3 -p 33983 -i tun6
@@ -200,17 +204,17 @@ offer_race() {
 	raw_open ra; a=$RAW_FD
 	raw_open rb; b=$RAW_FD
 	hello 00000000000000a1 | raw_send "$a"
-	hello 00000000000000b1 | raw_send "$b"
 	wait_for 3 grep -q 'nonce=00000000000000a1 ' "$TMP/ra.out"
+	hello 00000000000000b1 | raw_send "$b"
 	wait_for 3 grep -q 'nonce=00000000000000b1 ' "$TMP/rb.out"
 	if ! grep -q ' addr=10\.1\.1\.2/24 ' "$TMP/ra.out" ||
 	    ! grep -q ' addr=10\.1\.1\.2/24 ' "$TMP/rb.out"; then
 		fail "two hellos on one free address: '$(head -c 60 "$TMP/ra.out")', '$(head -c 60 "$TMP/rb.out")'"
 	fi
-	cookie=$(grep -o 'cookie=[0-9a-f]*' "$TMP/ra.out" | cut -d= -f2)
+	cookie=$(grep -m1 -o 'cookie=[0-9a-f]*' "$TMP/ra.out" | cut -d= -f2)
 	echo "vpn-ack 1 00000000000000a1 $cookie" | raw_send "$a" || true
 	wait_for 5 said srv5 "session up on tun6-1"
-	cookie=$(grep -o 'cookie=[0-9a-f]*' "$TMP/rb.out" | cut -d= -f2)
+	cookie=$(grep -m1 -o 'cookie=[0-9a-f]*' "$TMP/rb.out" | cut -d= -f2)
 	echo "vpn-ack 1 00000000000000b1 $cookie" | raw_send "$b" || true
 	wait_for 3 grep -q '^vpn-refused 1 its address was taken meanwhile' "$TMP/rb.out" ||
 		fail "the second ack: '$(tail -c 80 "$TMP/rb.out")'"
