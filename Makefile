@@ -92,8 +92,11 @@ lab:
 SCRIPTS	 = $(wildcard scripts/*.sh tests/*.sh bench/*.sh) .ci/run
 MANPAGES = $(wildcard docs/*.[18])
 
+# shellcheck -x parses every file a script sources again for each script:
+# two at a time, it takes half as long on two cores (113 s, now 59, here;
+# in CI it runs beside make fuzz).  xargs fails if any of them does.
 lint:
-	shellcheck -x $(SCRIPTS)
+	printf '%s\n' $(SCRIPTS) | xargs -P 2 -n 12 shellcheck -x
 	$(if $(MANPAGES),mandoc -Tlint -Wwarning $(MANPAGES))
 
 # vpn-server and vpn-client are links to the scripts in LIBDIR/vpn, which
