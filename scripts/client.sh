@@ -8,6 +8,7 @@ SERVER='' PORT=33960 PORT_SET=0 IFACE=tun0 ADDRS=() ROUTES=() PUSHED=()
 WHERE=
 KEEPALIVE=10 TIMEOUT=30 TRANSPORT=nc MTU='' REMOTE='' SSH_OPTS=()
 CERT='' KEY='' CAFILE='' PULL=0 PULL_RC=0 STATE='' MAX=0
+WHOLE=0				# the server's vpn and ours send super-packets whole
 ACCEPT_DEFAULT=0		# -D: take a pushed default route
 BACKOFF_MAX=30			# seconds between attempts, at most
 HEALTHY=10			# a session this long (s) resets the backoff
@@ -149,6 +150,7 @@ setup_state() {
 # transport ended; 4, the server pushes none).
 pulled() {
 	local head line i
+	WHOLE=0
 	for ((i = 0; i < PULL_SECS * 10; i++)); do	# bytes, or the end
 		! read -r -t 0 -u "$1" || break
 		kill -0 "$2" 2>/dev/null || { PULL_RC=3; return 1; }
@@ -175,6 +177,8 @@ pulled() {
 	fi
 	read -r -n 1024 -u "$1" line || true
 	apply_config "$MAGIC $line" || { PULL_RC=4; return 1; }
+	# It got our greeting: its vpn sends super-packets whole; so does ours.
+	[[ " $line " != *" whole=1 "* ]] || WHOLE=1
 }
 
 # server_addrs: the addresses the server's name stands for now, one a
@@ -194,14 +198,15 @@ server_addrs() {
 
 # session_up: the transport is connected (and the configuration applied).
 session_up() {
-	local who=$SERVER
+	local who=$SERVER how=''
 	[[ $TRANSPORT == ssh ]] || who=$(bracket "$SERVER"):$PORT
 	if ((PULL)); then
 		session_file "$who" "${PUSHED[@]}"
 	else
 		session_file "$who" "${ADDRS[@]}"
 	fi
-	say "connected to $WHERE ($TRANSPORT): session up on $IFACE"
+	((WHOLE == 0)) || how=', super-packets whole'
+	say "connected to $WHERE ($TRANSPORT): session up on $IFACE$how"
 }
 
 # one_session: one attempt; vpn's status, 3 if the connection failed, or

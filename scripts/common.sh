@@ -531,6 +531,9 @@ vpn_args() {
 	[[ -z ${2:-} ]] || VPN_ARGS+=(-s "$2")
 	((KEEPALIVE == 0)) || VPN_ARGS+=(-k "$KEEPALIVE")
 	((TIMEOUT == 0)) || VPN_ARGS+=(-t "$TIMEOUT")
+	# Both ends scripts' on a stream: super-packets whole (session.sh's
+	# greeting).
+	((${WHOLE:-0} == 0)) || VPN_ARGS+=(-W)
 	# As root, vpn drops to -u's user once the device is open.
 	[[ -z $RUN_USER ]] || ((EUID != 0)) || VPN_ARGS+=(-u "$RUN_USER")
 }
@@ -794,6 +797,11 @@ session() {
 			transport_said "$line"
 			[[ $line != *"$gate"* ]] || break
 		done
+	fi
+	# A client of a server that pushes its configuration greets it first
+	# (session.sh's greeting): one keepalive, which any vpn takes.
+	if ((${PULL:-0})); then
+		printf '\0\0' >&"$up"
 	fi
 	if ((${PULL:-0})) && ! pulled "$down" "$t"; then
 		kill "$t" 2>/dev/null || true

@@ -29,6 +29,9 @@ HELLO_SIZE=1200			# UDP: a hello is padded to this (as QUIC's first
 SLOT='' PEER='' SAID=0		# SAID: the client was told something
 NONCE=''			# UDP: the client's hello's, once one came
 COOKIE=''			# UDP: ours, in the answer; the ack must echo it
+GREET_SECS=1			# stream: a client's greeting comes by then
+WHOLE=0				# its vpn takes super-packets whole: both send
+				# them so (vpn -W)
 
 usage() { echo "usage: $PROGRAM serve|pull STATE [NAME]"; }
 
@@ -255,9 +258,29 @@ config_line() {
 	for r in "${ROUTES[@]}"; do
 		line+=" route=$r"
 	done
+	((WHOLE == 0)) || line+=" whole=1"
 	[[ -z $NONCE ]] || line+=" nonce=$NONCE"
 	[[ -z $COOKIE ]] || line+=" cookie=$COOKIE"
 	echo "$line"
+}
+
+# greeting: on a stream, a client.sh's first bytes, sent as soon as it is
+# connected, are one keepalive (docs/protocol.md): its vpn, as any, takes
+# TCP super-packets whole, and both vpns then send them whole (WHOLE),
+# sparing each end the cutting and joining of every 64 KiB.  A client that
+# sends nothing within GREET_SECS (an older client.sh, another program
+# waiting for the line) gets packets of the MTU, as ever; one that sends
+# anything else has started without its configuration, and is refused.
+# Two bytes are read, one at a time: nothing of what follows is taken.
+greeting() {
+	local got
+	got=$(timeout "$GREET_SECS" dd bs=1 count=2 status=none 2>/dev/null |
+	    od -An -tx1 | tr -d ' \n') || true
+	case $got in
+	'')	;;
+	0000)	WHOLE=1 ;;
+	*)	refuse "it sent bytes before its configuration (hex $got), not a keepalive" ;;
+	esac
 }
 
 # datagram: one datagram from stdin, at most LINE_MAX bytes of it, within
@@ -348,6 +371,7 @@ run_vpn() {
 
 # serve_many: a session of its own: a slot, a device, the pushed line, vpn.
 serve_many() {
+	local how=''
 	# Over UDP the slot is taken, and the device made, only once the
 	# client has acked.
 	if [[ $TRANSPORT == udp ]]; then
@@ -357,12 +381,14 @@ serve_many() {
 		lease
 		session_device
 	else
+		greeting
 		lease
 		session_device
 		config_line
 	fi
 	SAID=1
-	say "$PEER: session up on $IFACE-$SLOT as $(config_line | grep -o 'addr=[^ ]*' | sed 's/addr=//' | tr '\n' ' ' | sed 's/ $//')"
+	((WHOLE == 0)) || how=', super-packets whole'
+	say "$PEER: session up on $IFACE-$SLOT as $(config_line | grep -o 'addr=[^ ]*' | sed 's/addr=//' | tr '\n' ' ' | sed 's/ $//')$how"
 	run_vpn "$IFACE-$SLOT" "$STATE/sessions/$SLOT.stats" "$STATE/sessions/$SLOT"
 }
 

@@ -29,7 +29,11 @@
 #   as it was;
 # - a device not the server's with a session device's name (tun3-1): its
 #   slot is skipped, said; a client is served in the next; the device
-#   survives the server.
+#   survives the server;
+# - a raw client that sends nothing gets a line without whole=1, after a
+#   second; one that greets with a keepalive gets whole=1, and its
+#   session's vpn sends super-packets whole; one that sends a frame first
+#   is refused.
 # run.sh: heavy long
 . "$(dirname "$0")/lib-many.sh"
 need socat nc
@@ -221,3 +225,32 @@ foreign_device() {
 	ip -n "$GWB" link del tun3-1
 }
 check "another's device named tun3-1: its slot skipped, a client served, the device kept" foreign_device
+
+# The greeting (docs/protocol.md): a raw client that sends nothing (an
+# older client.sh, another program) gets its line without whole=1, after
+# the server's wait of a second, and its session's vpn sends packets of
+# the MTU; one that sends a keepalive first gets whole=1, and its
+# session's vpn sends super-packets whole; one that sends a frame first
+# is refused, said.
+greetings() {
+	local srv line t0
+	server srv6 -M 3 -k 1 -p 33975 -i tun6
+	srv=$!
+	wait_for 5 said srv6 "listening on port 33975"
+	t0=$(date +%s%N)
+	line=$(first_line 33975)
+	[[ $line == "vpn-config 1 addr=10.1.1.2/24 "* && " $line " != *" whole=1 "* ]] ||
+		fail "a client that did not greet got '$line'"
+	(($(date +%s%N) - t0 >= 1000000000)) || fail "a client that did not greet got its line within a second"
+	line=$(greeted_line 33975 '\0\0')
+	[[ $line == "vpn-config 1 addr=10.1.1."*" whole=1" ]] || fail "a client that greeted got '$line'"
+	wait_for 5 said srv6 ", super-packets whole"
+	line=$(grep "session up on tun6-1 as 10.1.1.2/24" "$TMP/srv6.log" | head -n 1)
+	[[ -n $line && $line != *whole* ]] || fail "the first session's line: '$line'"
+	line=$(greeted_line 33975 '\0\124\105\0')
+	[[ $line == "vpn-refused 1 it sent bytes before its configuration (hex 0054), not a keepalive" ]] ||
+		fail "a client that sent a frame first got '$line'"
+	wait_for 5 said srv6 "refused: it sent bytes before its configuration (hex 0054)"
+	stop "$srv" srv6
+}
+check "a greeting keepalive: whole=1; none: packets of the MTU; a frame first: refused" greetings

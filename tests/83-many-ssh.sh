@@ -9,6 +9,7 @@
 # - each login gets its own device and address (bob's fixed by -A), and
 #   reaches the server's tunnel address and host B;
 # - the sessions log to the server's log, not the clients';
+# - client.sh greets through ssh, and both ends send super-packets whole;
 # - SIGTERM to the server ends both sessions and leaves gateway B as it
 #   was.
 . "$(dirname "$0")/lib-many.sh"
@@ -75,6 +76,11 @@ up() {
 	[[ $(tun_addr "${CLIENTS[0]}") != 10.1.1.20 ]] || fail "alice has bob's address"
 	[[ $(session_devs | wc -l) == 2 ]] || fail "session devices: $(session_devs | tr '\n' ' ')"
 	said srv "(bob): session up on" || fail "the server's log lacks bob's session: $(cat "$TMP/srv.log")"
+	# client.sh greeted through ssh: both ends send super-packets whole.
+	grep "(bob): session up on" "$TMP/srv.log" | grep -q ", super-packets whole$" ||
+		fail "bob's session on the server: $(grep '(bob): session up' "$TMP/srv.log")"
+	said c2 "session up on tun0, super-packets whole" ||
+		fail "bob's client: $(grep 'session up' "$TMP/c2.log")"
 	! said c2 "ip tuntap add dev tun0-" || fail "the session's log went to the client"
 }
 check "each ssh login a session: its own device and address" up

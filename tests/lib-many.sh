@@ -306,8 +306,34 @@ together() {
 	done
 }
 
+# vpns_whole WANT: the vpn of each of the four sessions, on gateway B and
+# on its client's host, sends TCP super-packets whole (-W) if WANT is 1
+# (over a stream, client.sh greets and session.sh answers whole=1), and
+# packets of the MTU if 0 (over UDP); each end's log says which.
+vpns_whole() {
+	local ns pid n=0 w logs
+	for ns in "$GWB" "${CLIENTS[@]:0:4}"; do
+		for pid in $(ip netns pids "$ns"); do
+			[[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$VPN" ]] || continue
+			w=0
+			! tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx -- -W || w=1
+			((w == $1)) || fail "vpn $pid in $ns ($(tr '\0' ' ' <"/proc/$pid/cmdline")): -W $w, want $1"
+			n=$((n + 1))
+		done
+	done
+	((n == 8)) || fail "$n vpns on gateway B and the four client hosts, want 8"
+	logs=$(cat "$TMP"/srv.log "$TMP"/c[1-4].log | grep -c "session up on .*, super-packets whole") || true
+	(($1 == 0 ? logs == 0 : logs >= 8)) ||
+		fail "$logs lines of the server's and the clients' say super-packets whole, want $((8 * $1)) at least"
+}
+
 many_checks() {
 	check "four clients, four addresses, each reaches the server and host B" four_up
+	if [[ " ${SARGS[*]} " == *" -T udp "* ]]; then
+		check "over UDP, both ends of each session send packets of the MTU" vpns_whole 0
+	else
+		check "client.sh greets: both ends of each session send super-packets whole" vpns_whole 1
+	fi
 	check "20 MiB from each of the four at once, intact" concurrent_transfers 20 "${CLIENTS[@]:0:4}"
 	check "a fifth client is refused, and the four keep their tunnels" fifth_refused
 	if ((TOGETHER)); then
@@ -330,6 +356,14 @@ many_checks() {
 first_line() {
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	timeout 10 ip netns exec "${CLIENTS[-1]}" sh -c 'sleep 5 | nc 198.51.100.2 "$1"' - "$1" |
+	    head -n 1 || true
+}
+
+# greeted_line PORT BYTES: as first_line, from a client that sends BYTES
+# (printf's escapes) at once.
+greeted_line() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout 10 ip netns exec "${CLIENTS[-1]}" bash -c '{ printf "$2"; sleep 5; } | nc 198.51.100.2 "$1"' - "$1" "$2" |
 	    head -n 1 || true
 }
 
