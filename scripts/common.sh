@@ -531,8 +531,8 @@ vpn_args() {
 	[[ -z ${2:-} ]] || VPN_ARGS+=(-s "$2")
 	((KEEPALIVE == 0)) || VPN_ARGS+=(-k "$KEEPALIVE")
 	((TIMEOUT == 0)) || VPN_ARGS+=(-t "$TIMEOUT")
-	# Both ends scripts' on a stream: super-packets whole (session.sh's
-	# greeting).
+	# Both ends are the scripts', over a stream: super-packets whole
+	# (session.sh's greeting).
 	((${WHOLE:-0} == 0)) || VPN_ARGS+=(-W)
 	# As root, vpn drops to -u's user once the device is open.
 	[[ -z $RUN_USER ]] || ((EUID != 0)) || VPN_ARGS+=(-u "$RUN_USER")

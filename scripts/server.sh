@@ -109,7 +109,8 @@ many_args() {
 }
 
 # line_check: the longest configuration line a client may be sent (each
-# address at its longest, a nonce of 64 digits, the cookie) has at most
+# address at its longest, a nonce of 64 digits, the cookie; over a stream
+# " whole=1" instead, shorter than those two, which are UDP's) has at most
 # the 1024 bytes of docs/protocol.md: no client reads a longer one whole,
 # and over UDP it would be an answer bigger than the hello that asked.
 line_check() {

@@ -177,13 +177,14 @@ foreign() {
 	[[ $(lease_key "$STATE/sessions/$1" ifindex) != "$(ifindex "$IFACE-$1")" ]]
 }
 
-# refuse WHY: tell the client why it gets no session (docs/protocol.md),
-# and say it here, once a minute for each WHY (a full server refuses
+# refuse WHY [KEY]: tell the client why it gets no session
+# (docs/protocol.md), and say it here, once a minute for each WHY, or for
+# each KEY if WHY holds what the client chose (a full server refuses
 # whoever comes, as often as they like); then end.
 refuse() {
 	echo "vpn-refused 1 $1"
 	SAID=1
-	say_seldom "refused $1" "$PEER: refused: $1"
+	say_seldom "refused ${2:-$1}" "$PEER: refused: $1"
 	exit 1
 }
 
@@ -269,17 +270,27 @@ config_line() {
 # TCP super-packets whole, and both vpns then send them whole (WHOLE),
 # sparing each end the cutting and joining of every 64 KiB.  A client that
 # sends nothing within GREET_SECS (an older client.sh, another program
-# waiting for the line) gets packets of the MTU, as ever; one that sends
-# anything else has started without its configuration, and is refused.
-# Two bytes are read, one at a time: nothing of what follows is taken.
+# waiting for the line) gets packets of the MTU, as ever, its stream
+# untouched: nothing is read until something is there, so that a greeting
+# late (then a keepalive to vpn) is never cut in two.  One that sends
+# anything else has started without its configuration, and is refused;
+# one that closed the connection is gone, and gets nothing.  At most two
+# bytes are read, one at a time: nothing of what follows is taken.
 greeting() {
-	local got
+	local got i
+	for ((i = 0; i < GREET_SECS * 10; i++)); do
+		! read -r -t 0 -u 0 || break
+		sleep 0.1
+	done
+	((i < GREET_SECS * 10)) || return 0
 	got=$(timeout "$GREET_SECS" dd bs=1 count=2 status=none 2>/dev/null |
 	    od -An -tx1 | tr -d ' \n') || true
 	case $got in
-	'')	;;
 	0000)	WHOLE=1 ;;
-	*)	refuse "it sent bytes before its configuration (hex $got), not a keepalive" ;;
+	'')	SAID=1			# no one to tell
+		say_seldom closed "$PEER: closed the connection before its configuration"
+		exit 0 ;;
+	*)	refuse "it sent bytes before its configuration (hex $got), not a keepalive" greeting ;;
 	esac
 }
 

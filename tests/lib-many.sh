@@ -367,11 +367,13 @@ greeted_line() {
 	    head -n 1 || true
 }
 
-# holder PORT: a TCP client that takes a session on PORT and keeps it,
-# silent, for the server's -t (30 s by default) or until the test ends.
+# holder PORT [BYTES]: a TCP client that takes a session on PORT and keeps
+# it, silent but for BYTES (printf's escapes) at once, for the server's -t
+# (30 s by default) or until the test ends.  Without a greeting ('\0\0'),
+# the server waits a second for one before it sets the session up.
 holder() {
-	# shellcheck disable=SC2016 # expanded by the inner sh
-	spawn ip netns exec "${CLIENTS[-1]}" sh -c 'sleep 60 | nc 198.51.100.2 "$1" >/dev/null' - "$1"
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	spawn ip netns exec "${CLIENTS[-1]}" bash -c '{ printf "$2"; sleep 60; } | nc 198.51.100.2 "$1" >/dev/null' - "$1" "${2:-}"
 }
 
 # session_pid DEV: the session.sh serving DEV on gateway B (its lease
