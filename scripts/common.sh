@@ -13,6 +13,7 @@ HOLDS=()			# descriptors holding the session FIFOs open
 LISTENING=0			# the transport has said it listens
 RUN_USER=''			# -u: the user vpn and the transport run as
 MAGIC=vpn-config		# the first word of the pushed configuration
+WATCH_SECS=10			# a session's transport: looked at this often
 
 run() { printf '[#] %s\n' "$*" >&2; "$@"; }
 say() { printf '%s: %s\n' "$PROGRAM" "$*" >&2; }
@@ -758,6 +759,32 @@ why_ended() {
 	esac
 }
 
+# session_wait T V: wait until the transport T or vpn V ends; which, into
+# who.  bash 5.2's wait -n passes over a job that ended, and was reaped,
+# before it starts ("no such job": a transport reset while the pushed line
+# was applied, seen 3 times in 4 here): it would wait for vpn alone, whose
+# stdin we hold open, until vpn's -t.  So the transport is looked at
+# first, and a timer wakes wait -n after a second, then every WATCH_SECS,
+# to look again.
+session_wait() {
+	local s='' secs=1
+	while kill -0 "$1" 2>/dev/null; do
+		sleep "$secs" &
+		s=$!
+		CHILDREN=("$1" "$2" "$s")
+		wait -n -p who "$1" "$2" "$s" 2>/dev/null || true
+		if [[ $who != "$s" ]]; then
+			kill "$s" 2>/dev/null || true
+			wait "$s" 2>/dev/null || true
+			CHILDREN=("$1" "$2")
+			return
+		fi
+		secs=$WATCH_SECS
+	done
+	who=$1
+	CHILDREN=("$1" "$2")
+}
+
 # session GATE TRANSPORT...: one tunnel session.  vpn and the transport
 # (nc, socat or ssh, on its stdin and stdout) run as two children joined by
 # two FIFOs, as in the article's pipeline; the session ends when either one
@@ -815,7 +842,7 @@ session() {
 	"${VPN_ARGS[@]}" <"$DIR/down" >"$DIR/up" {up}<&- {down}<&- &
 	v=$!
 	CHILDREN+=("$v")
-	wait -n -p who "$t" "$v" || true
+	session_wait "$t" "$v"
 	if [[ $who == "$v" ]]; then
 		wait "$v" || rc=$?
 		kill "$t" 2>/dev/null || true

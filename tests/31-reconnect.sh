@@ -9,6 +9,8 @@
 # - With the server gone, the client backs off, saying it could not
 #   connect and when it tries again (4 s after two tries); when
 #   the server is back, the client is too.
+# - A transport that ended before vpn started (reaped by bash): the
+#   session ends at once, not at vpn's -t.
 # run.sh: long
 . "$(dirname "$0")/lib-sites.sh"
 
@@ -58,3 +60,18 @@ wait_for 5 listening "$GWB" 33960
 # (a loaded machine, an ASan build); the next is 8 s later.  Allow both.
 up_both 30
 say "backoff 1, 2, 4 s; the tunnel came back with the server"
+
+# A transport that ended, and was reaped, before vpn started (a reset while
+# a pushed line was applied): session_wait, as session() calls it, says
+# the transport at once.  bash 5.2's own wait -n passes over such a job
+# ("no such job") and waits for vpn alone, whose stdin the session holds
+# open, until vpn's -t: here 4 s of 5.
+# shellcheck disable=SC2016 # expanded by the inner bash
+out=$(timeout 10 bash -c '. "$1"; sleep 0.1 & t=$!; sleep 5 & v=$!; sleep 0.5
+    s=$SECONDS; session_wait "$t" "$v"; echo "$who $t $v $((SECONDS - s))"
+    kill "$v"' - "$ROOT/scripts/common.sh")
+read -r who t v secs <<<"$out"
+if [[ $who != "$t" ]] || ((secs > 1)); then
+	fail "session_wait: '$out' (who, transport, vpn, seconds), want the transport at once"
+fi
+say "a transport reaped before vpn started: seen at once"
