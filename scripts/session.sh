@@ -274,7 +274,8 @@ config_line() {
 # untouched: nothing is read until something is there, so that a greeting
 # late (then a keepalive to vpn) is never cut in two.  One that sends
 # anything else has started without its configuration, and is refused;
-# one that closed the connection is gone, and gets nothing.  At most two
+# one that closed the connection (or shut it for writing: vpn would end
+# at once on that EOF) is gone, and gets nothing.  At most two
 # bytes are read, one at a time: nothing of what follows is taken.
 greeting() {
 	local got i
