@@ -70,7 +70,7 @@ say "backoff 1, 2, 4 s; the tunnel came back with the server"
 out=$(timeout 10 bash -c '. "$1"; sleep 0.1 & t=$!; sleep 5 & v=$!; sleep 0.5
     s=$SECONDS; session_wait "$t" "$v"; echo "$who $t $v $((SECONDS - s))"
     kill "$v"' - "$ROOT/scripts/common.sh")
-read -r who t v secs <<<"$out"
+read -r who t _ secs <<<"$out"
 if [[ $who != "$t" ]] || ((secs > 1)); then
 	fail "session_wait: '$out' (who, transport, vpn, seconds), want the transport at once"
 fi
