@@ -484,7 +484,7 @@ forward_policy() {
 fifos() {
 	DIR=$(mktemp -d -t "vpn-$IFACE.XXXXXX")
 	undo rm -rf "$DIR"
-	mkfifo -m 0600 "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
+	mkfifo -m 0600 "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log" "$DIR/timer"
 }
 
 # user_file FILE: FILE made empty, -u's user's own, in a directory that
@@ -765,24 +765,40 @@ why_ended() {
 # was applied, seen 3 times in 4 here): it would wait for vpn alone, whose
 # stdin we hold open, until vpn's -t.  So the transport is looked at
 # first, and a timer wakes wait -n after a second, then every WATCH_SECS,
-# to look again.
+# to look again.  The timer is a subshell of ours reading DIR/timer, which
+# nothing writes (no sleep: as root, only the scripts run).
 session_wait() {
-	local s='' secs=1
+	local s secs=1 timer
+	exec {timer}<>"$DIR/timer"
+	who=$1
 	while kill -0 "$1" 2>/dev/null; do
-		sleep "$secs" &
+		(read -r -t "$secs" -u "$timer" || true) &
 		s=$!
 		CHILDREN=("$1" "$2" "$s")
 		wait -n -p who "$1" "$2" "$s" 2>/dev/null || true
 		if [[ $who != "$s" ]]; then
 			kill "$s" 2>/dev/null || true
 			wait "$s" 2>/dev/null || true
-			CHILDREN=("$1" "$2")
-			return
+			break
 		fi
+		who=$1
 		secs=$WATCH_SECS
 	done
-	who=$1
+	exec {timer}>&-
 	CHILDREN=("$1" "$2")
+}
+
+# vpn_stop V: SIGTERM to vpn V, once it is vpn.  A transport gone before
+# vpn started (session_wait says so at once) has it stopped just as it is
+# forked, and a SIGTERM to the fork, still our shell, before its exec was
+# lost, seen once in 16 here: vpn then ran until its -t.
+vpn_stop() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		[[ $(cat "/proc/$1/comm" 2>/dev/null) == "$(cat /proc/$$/comm)" ]] || break
+		sleep 0.05
+	done
+	kill "$1" 2>/dev/null || true
 }
 
 # session GATE TRANSPORT...: one tunnel session.  vpn and the transport
@@ -849,7 +865,7 @@ session() {
 		wait "$t" || true
 		ENDED=$(why_ended "$rc" vpn)
 	else
-		kill "$v" 2>/dev/null || true
+		vpn_stop "$v"
 		wait "$v" || rc=$?
 		ENDED=$(why_ended "$rc" transport)
 	fi

@@ -66,10 +66,12 @@ say "backoff 1, 2, 4 s; the tunnel came back with the server"
 # the transport at once.  bash 5.2's own wait -n passes over such a job
 # ("no such job") and waits for vpn alone, whose stdin the session holds
 # open, until vpn's -t: here 4 s of 5.
+mkdir "$TMP/wait"
+mkfifo "$TMP/wait/timer"
 # shellcheck disable=SC2016 # expanded by the inner bash
-out=$(timeout 10 bash -c '. "$1"; sleep 0.1 & t=$!; sleep 5 & v=$!; sleep 0.5
+out=$(timeout 10 bash -c '. "$1"; DIR=$2; sleep 0.1 & t=$!; sleep 5 & v=$!; sleep 0.5
     s=$SECONDS; session_wait "$t" "$v"; echo "$who $t $v $((SECONDS - s))"
-    kill "$v"' - "$ROOT/scripts/common.sh")
+    kill "$v"' - "$ROOT/scripts/common.sh" "$TMP/wait")
 read -r who t _ secs <<<"$out"
 if [[ $who != "$t" ]] || ((secs > 1)); then
 	fail "session_wait: '$out' (who, transport, vpn, seconds), want the transport at once"
