@@ -13,7 +13,8 @@ HOLDS=()			# descriptors holding the session FIFOs open
 LISTENING=0			# the transport has said it listens
 RUN_USER=''			# -u: the user vpn and the transport run as
 MAGIC=vpn-config		# the first word of the pushed configuration
-WATCH_SECS=10			# a session's transport: looked at this often
+STOP_TRIES=20			# vpn_stop: looks at a fork this many times,
+STOP_PAUSE=0.05			# this long apart (s), for it to become vpn
 
 run() { printf '[#] %s\n' "$*" >&2; "$@"; }
 say() { printf '%s: %s\n' "$PROGRAM" "$*" >&2; }
@@ -484,7 +485,7 @@ forward_policy() {
 fifos() {
 	DIR=$(mktemp -d -t "vpn-$IFACE.XXXXXX")
 	undo rm -rf "$DIR"
-	mkfifo -m 0600 "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log" "$DIR/timer"
+	mkfifo -m 0600 "$DIR/up" "$DIR/down" "$DIR/err" "$DIR/log"
 }
 
 # user_file FILE: FILE made empty, -u's user's own, in a directory that
@@ -760,43 +761,34 @@ why_ended() {
 }
 
 # session_wait T V: wait until the transport T or vpn V ends; which, into
-# who.  bash 5.2's wait -n passes over a job that ended, and was reaped,
-# before it starts ("no such job": a transport reset while the pushed line
-# was applied, seen 3 times in 4 here): it would wait for vpn alone, whose
-# stdin we hold open, until vpn's -t.  So the transport is looked at
-# first, and a timer wakes wait -n after a second, then every WATCH_SECS,
-# to look again.  The timer is a subshell of ours reading DIR/timer, which
-# nothing writes (no sleep: as root, only the scripts run).
+# who.  bash 5.2's wait -n passes over a job it has already reported as
+# ended (here: a transport killed by a signal, SIGPIPE on a reset say,
+# while the pushed line was applied, with commands run since): it would
+# wait for vpn alone, whose stdin we hold open, until vpn's -t.  So each
+# is looked at first; nothing runs between that and wait -n, so a job
+# that ends meanwhile is one wait -n sees.  /proc, not kill -0: a zombie
+# is still there, for wait -n to take, and a transport run as -u's user
+# may refuse our signals.
 session_wait() {
-	local s secs=1 timer
-	exec {timer}<>"$DIR/timer"
 	who=$1
-	while kill -0 "$1" 2>/dev/null; do
-		(read -r -t "$secs" -u "$timer" || true) &
-		s=$!
-		CHILDREN=("$1" "$2" "$s")
-		wait -n -p who "$1" "$2" "$s" 2>/dev/null || true
-		if [[ $who != "$s" ]]; then
-			kill "$s" 2>/dev/null || true
-			wait "$s" 2>/dev/null || true
-			break
-		fi
-		who=$1
-		secs=$WATCH_SECS
-	done
-	exec {timer}>&-
-	CHILDREN=("$1" "$2")
+	[[ -d /proc/$1 ]] || return 0
+	who=$2
+	[[ -d /proc/$2 ]] || return 0
+	wait -n -p who "$1" "$2" 2>/dev/null || true
 }
 
-# vpn_stop V: SIGTERM to vpn V, once it is vpn.  A transport gone before
-# vpn started (session_wait says so at once) has it stopped just as it is
-# forked, and a SIGTERM to the fork, still our shell, before its exec was
-# lost, seen once in 16 here: vpn then ran until its -t.
+# vpn_stop V: SIGTERM to vpn V, once it is vpn.  When the transport is
+# gone as vpn starts, session_wait says so at once, and a SIGTERM to the
+# fork before its exec (still our shell, whose trap takes it) was lost:
+# vpn then ran until its -t.  The fork has our comm until the exec; the
+# pause, at a session's end only, lasts a moment.
 vpn_stop() {
-	local i
-	for ((i = 0; i < 20; i++)); do
-		[[ $(cat "/proc/$1/comm" 2>/dev/null) == "$(cat /proc/$$/comm)" ]] || break
-		sleep 0.05
+	local i me comm
+	read -r me </proc/$$/comm
+	for ((i = 0; i < STOP_TRIES; i++)); do
+		read -r comm <"/proc/$1/comm" 2>/dev/null || break
+		[[ $comm == "$me" ]] || break
+		sleep "$STOP_PAUSE"
 	done
 	kill "$1" 2>/dev/null || true
 }

@@ -65,15 +65,14 @@ say "backoff 1, 2, 4 s; the tunnel came back with the server"
 # a pushed line was applied): session_wait, as session() calls it, says
 # the transport at once.  bash 5.2's own wait -n passes over such a job
 # ("no such job") and waits for vpn alone, whose stdin the session holds
-# open, until vpn's -t: here 4 s of 5.
-mkdir "$TMP/wait"
-mkfifo "$TMP/wait/timer"
+# open, until vpn's -t: here 4 s of 5.  Then vpn_stop ends vpn at once.
 # shellcheck disable=SC2016 # expanded by the inner bash
-out=$(timeout 10 bash -c '. "$1"; DIR=$2; sleep 0.1 & t=$!; sleep 5 & v=$!; sleep 0.5
-    s=$SECONDS; session_wait "$t" "$v"; echo "$who $t $v $((SECONDS - s))"
-    kill "$v"' - "$ROOT/scripts/common.sh" "$TMP/wait")
-read -r who t _ secs <<<"$out"
-if [[ $who != "$t" ]] || ((secs > 1)); then
-	fail "session_wait: '$out' (who, transport, vpn, seconds), want the transport at once"
+out=$(timeout 10 bash -c '. "$1"; trap "exit 1" TERM
+    sleep 0.1 & t=$!; sleep 5 & v=$!; sleep 0.5
+    s=$SECONDS; session_wait "$t" "$v"; a=$((SECONDS - s))
+    vpn_stop "$v"; wait "$v"; echo "$who $t $a $? $((SECONDS - s))"' - "$ROOT/scripts/common.sh") || true
+read -r who t secs rc total <<<"$out"
+if [[ $who != "$t" ]] || ((secs > 1 || rc != 143 || total > 2)); then
+	fail "session_wait, vpn_stop: '$out' (who, transport, seconds, vpn's status, seconds), want the transport at once, then vpn ended by SIGTERM (143)"
 fi
-say "a transport reaped before vpn started: seen at once"
+say "a transport reaped before vpn started: seen at once, vpn ended"
