@@ -786,7 +786,7 @@ vpn_stop() {
 	local i me comm
 	read -r me </proc/$$/comm
 	for ((i = 0; i < STOP_TRIES; i++)); do
-		read -r comm <"/proc/$1/comm" 2>/dev/null || break
+		read -r comm 2>/dev/null <"/proc/$1/comm" || break
 		[[ $comm == "$me" ]] || break
 		sleep "$STOP_PAUSE"
 	done
