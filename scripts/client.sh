@@ -149,13 +149,12 @@ setup_state() {
 # FD, applied to the device; 1 if none came (PULL_RC says why: 3, the
 # transport ended; 4, the server pushes none).
 pulled() {
-	local head line i
+	local head line
 	WHOLE=0
-	for ((i = 0; i < PULL_SECS * 10; i++)); do	# bytes, or the end
-		! read -r -t 0 -u "$1" || break
-		kill -0 "$2" 2>/dev/null || { PULL_RC=3; return 1; }
-		sleep 0.1
-	done
+	if ! readable "$1" "$PULL_SECS" "$2" && ! kill -0 "$2" 2>/dev/null; then
+		PULL_RC=3
+		return 1
+	fi
 	head=$(timeout "$PULL_SECS" dd bs=1 count=$((${#MAGIC} + 1)) status=none <&"$1" |
 	    tr -d '\0') || true
 	if [[ $head == vpn-refused ]]; then

@@ -760,6 +760,21 @@ why_ended() {
 	esac
 }
 
+# readable FD SECS [PID]: FD has bytes, or its end, within SECS, looked at
+# every tenth of a second without reading any (a stream's next bytes are
+# vpn's); 1 if not, or if PID ended first.  No read -t with a timeout: a
+# trap's exit during it leaves bash 5.2's alarm armed, and the cleanup
+# then aborts.
+readable() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		! read -r -t 0 -u "$1" || return 0
+		[[ -z ${3:-} ]] || kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # session_wait T V: wait until the transport T or vpn V ends; which, into
 # who.  bash 5.2's wait -n passes over a job it has already reported as
 # ended (here: a transport killed by a signal, SIGPIPE on a reset say,

@@ -278,12 +278,8 @@ config_line() {
 # at once on that EOF) is gone, and gets nothing.  At most two
 # bytes are read, one at a time: nothing of what follows is taken.
 greeting() {
-	local got i
-	for ((i = 0; i < GREET_SECS * 10; i++)); do
-		! read -r -t 0 -u 0 || break
-		sleep 0.1
-	done
-	((i < GREET_SECS * 10)) || return 0
+	local got
+	readable 0 "$GREET_SECS" || return 0
 	got=$(timeout "$GREET_SECS" dd bs=1 count=2 status=none 2>/dev/null |
 	    od -An -tx1 | tr -d ' \n') || true
 	case $got in
