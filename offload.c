@@ -482,6 +482,29 @@ tcp_can_start(const uint8_t *p, size_t len, size_t *th, size_t *hl)
 }
 
 /*
+ * tcp_follows(p, q, qlen, th, hl, seq): do the headers of the packet ${q},
+ * of which ${qlen} bytes are there, say it follows ${p}, whose checks
+ * tcp_can_start() passed: the same stream and headers, the sequence number
+ * ${seq} (network order), an ACK alone or with PSH?
+ */
+static int
+tcp_follows(const uint8_t *p, const uint8_t *q, size_t qlen, size_t th,
+    size_t hl, uint32_t seq)
+{
+	uint8_t a[OFFLOAD_HDR_MAX], b[sizeof(a)];
+
+	if (qlen < hl || q[0] != p[0] || tcp_hlen(q + th) != hl - th ||
+	    memcmp(q + th + TCP_SEQ_OFF, &seq, sizeof(seq)) ||
+	    (q[th + TCP_FLAGS_OFF] & ~TCP_PSH) != TCP_ACK)
+		return 0;
+	memcpy(a, p, hl);
+	memcpy(b, q, hl);
+	tcp_hdr_blank(a, th);
+	tcp_hdr_blank(b, th);
+	return memcmp(a, b, hl) == 0;
+}
+
+/*
  * tcp_can_join(p, q, qlen, th, hl, seq): may the packet ${q} follow ${p},
  * whose checks tcp_can_start() passed: the same stream and headers, the
  * sequence number ${seq} (network order), an ACK alone or with PSH, and
@@ -491,18 +514,8 @@ static int
 tcp_can_join(const uint8_t *p, const uint8_t *q, size_t qlen, size_t th,
     size_t hl, uint32_t seq)
 {
-	uint8_t a[OFFLOAD_HDR_MAX], b[sizeof(a)];
-
-	if (qlen <= hl || !ip_whole(q, qlen) || q[0] != p[0] ||
-	    tcp_hlen(q + th) != hl - th ||
-	    memcmp(q + th + TCP_SEQ_OFF, &seq, sizeof(seq)) ||
-	    (q[th + TCP_FLAGS_OFF] & ~TCP_PSH) != TCP_ACK)
-		return 0;
-	memcpy(a, p, hl);
-	memcpy(b, q, hl);
-	tcp_hdr_blank(a, th);
-	tcp_hdr_blank(b, th);
-	return memcmp(a, b, hl) == 0 && tcp_csum_ok(q, qlen, th);
+	return qlen > hl && ip_whole(q, qlen) &&
+	    tcp_follows(p, q, qlen, th, hl, seq) && tcp_csum_ok(q, qlen, th);
 }
 
 /*
@@ -552,6 +565,39 @@ offload_join(const struct iovec *seg, size_t n, uint8_t *hdr, size_t *hlen,
 	*hlen = hl;
 	*took = i;
 	return at;
+}
+
+/*
+ * offload_join_waits(seg, n, q, qlen, qfull): are the packets
+ * ${seg}[0..${n}) segments of one TCP stream in order, as offload_join()
+ * takes them, none that would end a join (PSH, a short one), and is
+ * ${q}, a packet of ${qfull} bytes of which only ${qlen} have come, the
+ * next, with room for it in the join?  Then the join is worth the wait for
+ * the rest of ${q}: the peer sent it with them.  Headers only: the
+ * checksums are offload_join()'s, when the join is made.
+ */
+int
+offload_join_waits(const struct iovec *seg, size_t n, const uint8_t *q,
+    size_t qlen, size_t qfull)
+{
+	const uint8_t *p = seg[0].iov_base, *s;
+	size_t len = seg[0].iov_len, th, hl, at, i;
+	uint32_t seq;
+
+	if (n == 0 || len > IP_LEN_MAX || qfull > len ||
+	    !tcp_can_start(p, len, &th, &hl))
+		return 0;
+	memcpy(&seq, p + th + TCP_SEQ_OFF, sizeof(seq));
+	for (at = len, i = 1; i <= n; i++) {
+		s = i < n ? seg[i].iov_base : q;
+		seq = htonl(ntohl(seq) + (uint32_t)(len - hl));
+		if (!tcp_follows(p, s, i < n ? seg[i].iov_len : qlen, th, hl,
+		    seq) || (i < n && (seg[i].iov_len != len ||
+		    !ip_whole(s, len) || s[th + TCP_FLAGS_OFF] & TCP_PSH)))
+			return 0;
+		at += (i < n ? len : qfull) - hl;
+	}
+	return at <= IP_LEN_MAX;
 }
 
 /* offload_may_join(p, len): may the packet ${p} of ${len} bytes begin a join? */

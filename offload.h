@@ -53,6 +53,9 @@ int	offload_cut(const uint8_t *pkt, size_t len,
  */
 size_t	offload_join(const struct iovec *seg, size_t n, uint8_t *hdr,
 	    size_t *hlen, size_t *took);
+/* Whether a join of seg[0..n) is worth waiting for q, not whole yet. */
+int	offload_join_waits(const struct iovec *seg, size_t n,
+	    const uint8_t *q, size_t qlen, size_t qfull);
 /* Whether a packet may begin a join: if not, it goes alone, unscanned. */
 int	offload_may_join(const uint8_t *p, size_t len);
 int	offload_hdr(uint8_t *pkt, size_t len, size_t mtu, int joined,

@@ -384,12 +384,12 @@ tun_join(struct vpn *v, const struct iovec *seg, size_t n, size_t *took)
 /* -- I/O steps */
 
 /*
- * frames_run(v, seg): the packets of the whole frames at the head of v->in,
- * as many as one join is offered and up to a keepalive, into ${seg}.
- * Returns how many.
+ * frames_run(v, seg, &end): the packets of the whole frames at the head of
+ * v->in, as many as one join is offered and up to a keepalive, into
+ * ${seg}; where in v->in they end, in ${end}.  Returns how many.
  */
 static size_t
-frames_run(const struct vpn *v, struct iovec *seg)
+frames_run(const struct vpn *v, struct iovec *seg, size_t *end)
 {
 	uint8_t *f = v->in.p + v->in.off;
 	size_t n, at, flen, plen;
@@ -404,26 +404,54 @@ frames_run(const struct vpn *v, struct iovec *seg)
 		if (n == 0 && !offload_may_join(seg[0].iov_base, plen))
 			return 0;	/* not the walk of 64 frames */
 	}
+	*end = at;
 	return n;
+}
+
+/*
+ * run_waits(v, seg, n, end): does the run ${seg}[0..${n}), whole frames
+ * up to byte ${end} of v->in, wait there for the frame begun after it?
+ * Only if that frame is its stream's next segment (offload_join_waits()),
+ * and more may come.  A read ends anywhere in the stream, most often in
+ * a frame, and would cut each of a bulk transfer's joins in two: twice the
+ * trips through the stack above the device, each of half the bytes.  The
+ * peer sent that frame with the run, so its rest is a moment behind; the
+ * packets of other streams, a ping, never wait for it.  Not at EOF, nor
+ * if v->in could not take the rest.
+ */
+static int
+run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
+{
+	const uint8_t *f = v->in.p + v->in.off + end;
+	size_t have = v->in.len - end;
+
+	return !v->eof && n > 0 && n < JOIN_MAX && have > FRAME_HDR &&
+	    v->in.cap - v->in.len >= FRAME_HDR + be16(f) - have &&
+	    seg[0].iov_len <= tun_mtu(v) &&
+	    offload_join_waits(seg, n, f + FRAME_HDR, have - FRAME_HDR,
+	    be16(f));
 }
 
 /*
  * frame_to_tun(v, plen): give the device the packet of the first frame in
  * v->in, ${plen} bytes, or the packets of the frames from there joined
  * into one (TCP segments of one stream, in order), as a receive offload
- * would: vpn to vpn, 64 KiB cross each stack in one trip.  Joins only what
- * is there, as GRO does: to wait for more would hold a slow link's
- * packets back.  Returns the bytes of v->in taken, 0 if the device cannot
- * take them now: then they stay, whole, for the next try.
+ * would: vpn to vpn, 64 KiB cross each stack in one trip.  Joins what is
+ * there, and waits for no more than the rest of a frame begun
+ * (run_waits()).  Returns the bytes of v->in taken, 0 if the device
+ * cannot take them now or the run waits: then they stay, whole, for the
+ * next try.
  */
 static size_t
 frame_to_tun(struct vpn *v, size_t plen)
 {
 	struct iovec seg[JOIN_MAX];
 	uint8_t *f = v->in.p + v->in.off;
-	size_t n, took, bytes, i;
+	size_t n = 0, end = 0, took, bytes, i;
 
-	n = v->offload ? frames_run(v, seg) : 0;
+	if (v->offload && (n = frames_run(v, seg, &end)) > 0 &&
+	    run_waits(v, seg, n, end))
+		return 0;
 	if (!tun_join(v, seg, n, &took))
 		return 0;
 	if (took == 0)
@@ -434,7 +462,8 @@ frame_to_tun(struct vpn *v, size_t plen)
 }
 
 /*
- * frames_to_tun(v): give every whole frame in v->in to the device.  Returns
+ * frames_to_tun(v): give every whole frame in v->in to the device, but a
+ * run that waits for the rest of the frame after it (run_waits()).  Returns
  * NULL, or why the stream is bad; then v->inpos is where the bad frame
  * starts and nothing of it has reached the device.  No I/O but the device
  * writes, so the fuzzer runs it on a struct vpn of its own.
@@ -456,7 +485,7 @@ frames_to_tun(struct vpn *v)
 		else if ((why = frame_error(f + FRAME_HDR, plen, plen, v->tap)))
 			return why;
 		else if ((flen = frame_to_tun(v, plen)) == 0)
-			return NULL;	/* the frames stay for POLLOUT */
+			return NULL;	/* they stay: POLLOUT, or more */
 		buf_consume(&v->in, flen);
 		v->inpos += flen;
 	}

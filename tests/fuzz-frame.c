@@ -36,11 +36,32 @@ chunk_next(uint32_t *state, size_t max)
 }
 
 /*
+ * What v->in holds after frames_to_tun(): fewer whole frames than a join
+ * is offered, each a TCP segment that could begin one (never a ping), then
+ * a frame begun, of which v->in has room for the rest.
+ */
+static void
+waits_check(const struct vpn *v)
+{
+	const uint8_t *f = v->in.p + v->in.off;
+	size_t at = 0, n = 0, flen, plen;
+
+	while ((flen = frame_next(f + at, v->in.len - at, &plen)) > 0) {
+		assert(plen > 0 && ++n < JOIN_MAX);
+		assert(offload_may_join(f + at + FRAME_HDR, plen));
+		at += flen;
+	}
+	assert(n == 0 || (v->in.len - at > FRAME_HDR &&
+	    v->in.cap - at >= FRAME_HDR + plen));
+}
+
+/*
  * feed(p, len, m, cap, max, eagain): give ${p} to frames_to_tun in chunks
  * of 1 to ${max} bytes (0: as many as fit), each appended as stdin_read()
  * appends a read, and stop at the first bad frame; the device refuses
  * every ${eagain}th write (0: none), and is tried again at once, as
- * POLLOUT would.  Checks the bookkeeping after every chunk.
+ * POLLOUT would.  Checks the bookkeeping after every chunk; then, as at
+ * EOF, gives what waits.
  */
 static struct run
 feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
@@ -71,7 +92,18 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 		assert(v.inpos + v.in.len == fed);
 		assert(v.in.off + v.in.len <= v.in.cap);
 		assert(memcmp(v.in.p + v.in.off, p + v.inpos, v.in.len) == 0);
-		/* Whole frames never wait: /dev/null takes every write. */
+		/*
+		 * /dev/null takes every write: whole frames wait only as a
+		 * run, for the frame begun after it (run_waits()).
+		 */
+		if (r.why == NULL)
+			waits_check(&v);
+	}
+	if (r.why == NULL) {	/* at EOF, as in_decode() is called */
+		v.eof = 1;
+		r.why = frames_to_tun(&v);
+		while (r.why == NULL && v.tun_blocked)
+			r.why = frames_to_tun(&v);
 		flen = frame_next(v.in.p + v.in.off, v.in.len, &plen);
 		assert(r.why != NULL || flen == 0);
 	}
