@@ -415,21 +415,24 @@ frames_run(const struct vpn *v, struct iovec *seg, size_t *end)
  * and more may come.  A read ends anywhere in the stream, most often in
  * a frame, and would cut each of a bulk transfer's joins in two: twice the
  * trips through the stack above the device, each of half the bytes.  The
- * peer sent that frame with the run, so its rest is a moment behind; the
- * packets of other streams, a ping, never wait for it.  Not at EOF, nor
- * if v->in could not take the rest.
+ * peer sent that frame with the run: the wait is the time the rest of one
+ * frame takes to come, and only that stream's packets wait; a ping, the
+ * packets of other streams, never do.  Not at EOF, nor if v->in could not
+ * take the rest.
  */
 static int
 run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
 {
 	const uint8_t *f = v->in.p + v->in.off + end;
-	size_t have = v->in.len - end;
+	size_t have = v->in.len - end, flen;
 
-	return !v->eof && n > 0 && n < JOIN_MAX && have > FRAME_HDR &&
-	    v->in.cap - v->in.len >= FRAME_HDR + be16(f) - have &&
+	if (v->eof || n == 0 || n >= JOIN_MAX || have <= FRAME_HDR)
+		return 0;
+	flen = FRAME_HDR + be16(f);	/* a keepalive's is there whole */
+	return have < flen && v->in.cap - v->in.len >= flen - have &&
 	    seg[0].iov_len <= tun_mtu(v) &&
 	    offload_join_waits(seg, n, f + FRAME_HDR, have - FRAME_HDR,
-	    be16(f));
+	    flen - FRAME_HDR);
 }
 
 /*
