@@ -581,23 +581,24 @@ offload_join_waits(const struct iovec *seg, size_t n, const uint8_t *q,
     size_t qlen, size_t qfull)
 {
 	const uint8_t *p = seg[0].iov_base, *s;
-	size_t len = seg[0].iov_len, th, hl, at, i;
+	size_t len = seg[0].iov_len, th, hl, i;
 	uint32_t seq;
 
-	if (n == 0 || len > IP_LEN_MAX || qfull > len ||
+	if (n == 0 || len > IP_LEN_MAX || qlen >= qfull || qfull > len ||
 	    !tcp_can_start(p, len, &th, &hl))
 		return 0;
 	memcpy(&seq, p + th + TCP_SEQ_OFF, sizeof(seq));
-	for (at = len, i = 1; i <= n; i++) {
-		s = i < n ? seg[i].iov_base : q;
+	for (i = 1; i < n; i++) {
+		s = seg[i].iov_base;
 		seq = htonl(ntohl(seq) + (uint32_t)(len - hl));
-		if (!tcp_follows(p, s, i < n ? seg[i].iov_len : qlen, th, hl,
-		    seq) || (i < n && (seg[i].iov_len != len ||
-		    !ip_whole(s, len) || s[th + TCP_FLAGS_OFF] & TCP_PSH)))
+		if (seg[i].iov_len != len || !ip_whole(s, len) ||
+		    !tcp_follows(p, s, len, th, hl, seq) ||
+		    s[th + TCP_FLAGS_OFF] & TCP_PSH)
 			return 0;
-		at += (i < n ? len : qfull) - hl;
 	}
-	return at <= IP_LEN_MAX;
+	seq = htonl(ntohl(seq) + (uint32_t)(len - hl));
+	return tcp_follows(p, q, qlen, th, hl, seq) &&
+	    len + (n - 1) * (len - hl) + qfull - hl <= IP_LEN_MAX;
 }
 
 /* offload_may_join(p, len): may the packet ${p} of ${len} bytes begin a join? */

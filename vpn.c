@@ -411,28 +411,39 @@ frames_run(const struct vpn *v, struct iovec *seg, size_t *end)
 /*
  * run_waits(v, seg, n, end): does the run ${seg}[0..${n}), whole frames
  * up to byte ${end} of v->in, wait there for the frame begun after it?
- * Only if that frame is its stream's next segment (offload_join_waits()),
- * and more may come.  A read ends anywhere in the stream, most often in
- * a frame, and would cut each of a bulk transfer's joins in two: twice the
- * trips through the stack above the device, each of half the bytes.  The
- * peer sent that frame with the run: the wait is the time the rest of one
- * frame takes to come, and only that stream's packets wait; a ping, the
- * packets of other streams, never do.  Not at EOF, nor if v->in could not
- * take the rest.
+ * Only if that frame's headers have come and say it is its stream's next
+ * segment (offload_join_waits()), and more may come.  A read ends anywhere
+ * in the stream, most often in a frame, and would cut each of a bulk
+ * transfer's joins in two: twice the trips through the stack above the
+ * device, each of half the bytes.  The peer sent that frame with the run,
+ * so the wait is the time the rest of one frame takes to come, and once:
+ * a run that waited goes when that frame is whole, with what came after
+ * it (v->wait_end).  Only that stream's packets wait; a ping, the packets
+ * of other streams, never do.  Not at EOF, nor if v->in could not take
+ * the rest, nor if the frame is already bad: frames_to_tun() says so now.
  */
 static int
 run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
 {
 	const uint8_t *f = v->in.p + v->in.off + end;
 	size_t have = v->in.len - end, flen;
+	unsigned long long fend;
 
 	if (v->eof || n == 0 || n >= JOIN_MAX || have <= FRAME_HDR)
 		return 0;
 	flen = FRAME_HDR + be16(f);	/* a keepalive's is there whole */
-	return have < flen && v->in.cap - v->in.len >= flen - have &&
-	    seg[0].iov_len <= tun_mtu(v) &&
-	    offload_join_waits(seg, n, f + FRAME_HDR, have - FRAME_HDR,
-	    flen - FRAME_HDR);
+	fend = v->inpos + end + flen;
+	if (v->inpos < v->wait_end && fend != v->wait_end)
+		return 0;	/* it waited once, for another frame */
+	if (have >= flen || v->in.cap - v->in.len < flen - have ||
+	    seg[0].iov_len > tun_mtu(v) ||
+	    frame_error(f + FRAME_HDR, have - FRAME_HDR, flen - FRAME_HDR,
+	    v->tap) ||
+	    !offload_join_waits(seg, n, f + FRAME_HDR, have - FRAME_HDR,
+	    flen - FRAME_HDR))
+		return 0;
+	v->wait_end = fend;
+	return 1;
 }
 
 /*
@@ -557,7 +568,7 @@ stdin_read(struct vpn *v)
 		peer_heard(v);
 		v->in.len += (size_t)n;
 	}
-	in_decode(v);	/* at EOF, only to report a truncated frame */
+	in_decode(v);	/* at EOF: what waits, then a truncated frame */
 }
 
 /*

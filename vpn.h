@@ -96,6 +96,7 @@ struct vpn {
 	long long	 drain_ms;	/* since when drained counts */
 	unsigned long long drained;	/* bytes stdout took since then */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
+	unsigned long long wait_end;	/* where a run's awaited frame ends */
 	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
 	long long	 last_tx_ms;	/* last frame queued for stdout */
 	long long	 last_rx_ms;	/* last byte read from stdin */

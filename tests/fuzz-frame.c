@@ -36,23 +36,58 @@ chunk_next(uint32_t *state, size_t max)
 }
 
 /*
- * What v->in holds after frames_to_tun(): fewer whole frames than a join
- * is offered, each a TCP segment that could begin one (never a ping), then
- * a frame begun, of which v->in has room for the rest.
+ * Is ${q} the ${k}th segment after ${p} in its TCP stream, each of ${len}
+ * bytes: the same addresses and ports, its sequence number k segments on?
+ * ${p} passed offload_may_join(); of ${q}, its headers are there.
+ */
+static int
+seg_next(const uint8_t *p, const uint8_t *q, size_t len, size_t k)
+{
+	size_t th = ip_version(p) == 6 ? IP6_HLEN : ip4_hlen(p), hl;
+	uint32_t a, b;
+
+	hl = th + tcp_hlen(p + th);
+	memcpy(&a, p + th + TCP_SEQ_OFF, sizeof(a));
+	memcpy(&b, q + th + TCP_SEQ_OFF, sizeof(b));
+	return q[0] == p[0] && (ip_version(p) == 6 ?
+	    memcmp(p + IP6_ADDRS_OFF, q + IP6_ADDRS_OFF, IP6_ADDRS_LEN) == 0 &&
+	    q[IP6_NEXT_OFF] == IPPROTO_TCP :
+	    memcmp(p + IP4_ADDRS_OFF, q + IP4_ADDRS_OFF, IP4_ADDRS_LEN) == 0 &&
+	    q[IP4_PROTO_OFF] == IPPROTO_TCP) &&
+	    memcmp(p + th, q + th, PORTS_LEN) == 0 &&
+	    ntohl(b) == ntohl(a) + (uint32_t)(k * (len - hl));
+}
+
+/*
+ * What v->in holds after frames_to_tun(), with offloads: fewer whole
+ * frames than a join is offered, the segments of one TCP stream in order,
+ * each as long as the first (never a ping, nor another stream's); then a
+ * frame begun, the next segment, no longer, not bad so far, of which v->in
+ * has room for the rest.
  */
 static void
 waits_check(const struct vpn *v)
 {
 	const uint8_t *f = v->in.p + v->in.off;
-	size_t at = 0, n = 0, flen, plen;
+	size_t at = 0, n = 0, flen, plen, len0 = 0;
 
 	while ((flen = frame_next(f + at, v->in.len - at, &plen)) > 0) {
-		assert(plen > 0 && ++n < JOIN_MAX);
-		assert(offload_may_join(f + at + FRAME_HDR, plen));
+		assert(v->offload && plen > 0 && ++n < JOIN_MAX);
+		if (n == 1) {
+			assert(offload_may_join(f + FRAME_HDR, plen));
+			len0 = plen;
+		} else
+			assert(plen == len0 && seg_next(f + FRAME_HDR,
+			    f + at + FRAME_HDR, len0, n - 1));
 		at += flen;
 	}
-	assert(n == 0 || (v->in.len - at > FRAME_HDR &&
-	    v->in.cap - at >= FRAME_HDR + plen));
+	if (n == 0)
+		return;
+	assert(v->in.len - at > FRAME_HDR &&
+	    v->in.cap - at >= FRAME_HDR + plen && plen <= len0);
+	assert(seg_next(f + FRAME_HDR, f + at + FRAME_HDR, len0, n));
+	assert(frame_error(f + at + FRAME_HDR, v->in.len - at - FRAME_HDR,
+	    plen, v->tap) == NULL);
 }
 
 /*
