@@ -419,8 +419,12 @@ frames_run(const struct vpn *v, struct iovec *seg, size_t *end)
  * so the wait is the time the rest of one frame takes to come, and once:
  * a run that waited goes when that frame is whole, with what came after
  * it (v->wait_end).  Only that stream's packets wait; a ping, the packets
- * of other streams, never do.  Not at EOF, nor if v->in could not take
- * the rest, nor if the frame is already bad: frames_to_tun() says so now.
+ * of other streams, never do.  Nor does a run shorter than JOIN_WAIT_MIN:
+ * on a slow link a read brings a few frames, and the rest of one is a
+ * packet's time on the link behind, which bigger joins are not worth (on
+ * a 50 Mbit/s uplink, BBR's queue grew with them).  Not at EOF, nor if
+ * v->in could not take the rest, nor if the frame is already bad:
+ * frames_to_tun() says so now.
  */
 static int
 run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
@@ -429,7 +433,8 @@ run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
 	size_t have = v->in.len - end, flen;
 	unsigned long long fend;
 
-	if (v->eof || n == 0 || n >= JOIN_MAX || have <= FRAME_HDR)
+	if (v->eof || n == 0 || n >= JOIN_MAX || end < JOIN_WAIT_MIN ||
+	    have <= FRAME_HDR)
 		return 0;
 	flen = FRAME_HDR + be16(f);	/* a keepalive's is there whole */
 	fend = v->inpos + end + flen;

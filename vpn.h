@@ -21,6 +21,7 @@ struct passwd;
 #define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
 #define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
 #define JOIN_MAX	64		/* segments offered to one join */
+#define JOIN_WAIT_MIN	(16 * 1024)	/* a run's bytes, to wait (run_waits) */
 #define FLOW_BUCKETS	1024		/* flows told apart, by a hash */
 #define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
 
