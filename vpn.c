@@ -48,6 +48,9 @@
 /* Room for a maximal frame, and a byte more to see a longer packet. */
 #define FRAME_ROOM	(FRAME_HDR + FRAME_MAX + 1)
 #define IN_MAX		(256 * 1024)	/* stdin bytes held while decoding */
+#define RATE_MS		10		/* stdin's rate: measured this often */
+/* A run waits above this rate (100 Mbit/s): a frame's rest in 0.12 ms. */
+#define WAIT_RATE	(100ULL * 1000 * 1000 / CHAR_BIT / MS_PER_S)
 #define OUT_MAX		(1024 * 1024)	/* stdout backlog; then tun_skim() */
 #define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
 #define PIPE_WANT	(1024 * 1024)	/* stdin's pipe size; default 64 KiB */
@@ -419,12 +422,11 @@ frames_run(const struct vpn *v, struct iovec *seg, size_t *end)
  * so the wait is the time the rest of one frame takes to come, and once:
  * a run that waited goes when that frame is whole, with what came after
  * it (v->wait_end).  Only that stream's packets wait; a ping, the packets
- * of other streams, never do.  Nor does a run shorter than JOIN_WAIT_MIN:
- * on a slow link a read brings a few frames, and the rest of one is a
- * packet's time on the link behind, which bigger joins are not worth (on
- * a 50 Mbit/s uplink, BBR's queue grew with them).  Not at EOF, nor if
- * v->in could not take the rest, nor if the frame is already bad:
- * frames_to_tun() says so now.
+ * of other streams, never do.  Nor do any while stdin brings less than
+ * WAIT_RATE: on a slow link the rest of a frame is a packet's time on the
+ * link behind, which bigger joins are not worth (on a 50 Mbit/s uplink,
+ * BBR's queue grew with them).  Not at EOF, nor if v->in could not take
+ * the rest, nor if the frame is already bad: frames_to_tun() says so now.
  */
 static int
 run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
@@ -433,7 +435,7 @@ run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
 	size_t have = v->in.len - end, flen;
 	unsigned long long fend;
 
-	if (v->eof || n == 0 || n >= JOIN_MAX || end < JOIN_WAIT_MIN ||
+	if (v->eof || n == 0 || n >= JOIN_MAX || v->in_rate < WAIT_RATE ||
 	    have <= FRAME_HDR)
 		return 0;
 	flen = FRAME_HDR + be16(f);	/* a keepalive's is there whole */
@@ -546,6 +548,20 @@ peer_heard(struct vpn *v)
 	v->peer_up = 1;
 }
 
+/* stdin's rate, for run_waits(): its bytes a ms over RATE_MS or more. */
+static void
+stdin_rate(struct vpn *v, size_t n)
+{
+	long long dt = v->now_ms - v->fill_ms;
+
+	v->filled += n;
+	if (dt >= RATE_MS) {
+		v->in_rate = v->filled / (unsigned long long)dt;
+		v->filled = 0;
+		v->fill_ms = v->now_ms;
+	}
+}
+
 /*
  * Read what stdin has and give each whole frame to the device; at EOF,
  * set v->eof: the loop ends once the frames held have reached the device.
@@ -572,6 +588,7 @@ stdin_read(struct vpn *v)
 	else {
 		peer_heard(v);
 		v->in.len += (size_t)n;
+		stdin_rate(v, (size_t)n);
 	}
 	in_decode(v);	/* at EOF: what waits, then a truncated frame */
 }
@@ -959,7 +976,8 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		[P_OUT] = { .fd = STDOUT_FILENO },
 	};
 
-	v->last_tx_ms = v->last_rx_ms = v->drain_ms = v->now_ms = now_ms();
+	v->last_tx_ms = v->last_rx_ms = v->drain_ms = v->fill_ms =
+	    v->now_ms = now_ms();
 	v->wall_ms = wall_now_ms() - v->now_ms;
 	while (!quit && !(v->eof && v->in.len == 0)) {
 		/* Room for a read's worth, where the data has moved on. */

@@ -21,7 +21,6 @@ struct passwd;
 #define FRAME_MAX	0xffff		/* the most FRAME_HDR can express */
 #define READ_BATCH	64		/* reads a wakeup; stdin gets a turn */
 #define JOIN_MAX	64		/* segments offered to one join */
-#define JOIN_WAIT_MIN	(16 * 1024)	/* a run's bytes, to wait (run_waits) */
 #define FLOW_BUCKETS	1024		/* flows told apart, by a hash */
 #define FLOW_QUANTUM	1514		/* a flow's bytes in fast: fq_codel's */
 
@@ -98,6 +97,9 @@ struct vpn {
 	unsigned long long drained;	/* bytes stdout took since then */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
 	unsigned long long wait_end;	/* where a run's awaited frame ends */
+	long long	 fill_ms;	/* since when filled counts */
+	unsigned long long filled;	/* bytes read from stdin since then */
+	unsigned long long in_rate;	/* stdin's bytes a ms, of late */
 	long long	 now_ms;	/* CLOCK_MONOTONIC, once per turn */
 	long long	 last_tx_ms;	/* last frame queued for stdout */
 	long long	 last_rx_ms;	/* last byte read from stdin */

@@ -66,11 +66,10 @@ for i in 0 1 2 3; do
 	if ((i == 2)); then bad+=${seg:0:76}ffff${seg:80}; else bad+=$seg; fi
 done
 long=$(ip4_tcp 10.9.0.2 10.9.0.1 5000 6000 1 10 "$p500$(printf '5a%.0s' {1..60})")
-# 40 segments of one stream (21 KiB, more than JOIN_WAIT_MIN), the last with
-# PSH: in chunks of up to 138^2 bytes (89), the first read ends inside the
-# 35th, and the 34 before it wait for it (run_waits() in vpn.c); in chunks
-# of up to 144 bytes (0b), as a slow link brings them, none wait; then a
-# ping, which never does.
+# 40 segments of one stream, the last with PSH: in chunks of up to 138^2
+# bytes (89), the first read ends inside the 35th, and the 34 before it
+# wait for it (run_waits() in vpn.c); in chunks of up to 144 bytes (0b),
+# each run waits for the frame after it; then a ping, which never waits.
 segs40=''
 for i in $(seq 0 39); do
 	segs40+=$(frame "$(ip4_tcp 10.9.0.2 10.9.0.1 5000 6000 $((1 + 500 * i)) \

@@ -60,10 +60,10 @@ seg_next(const uint8_t *p, const uint8_t *q, size_t len, size_t k)
 
 /*
  * What v->in holds after frames_to_tun(), with offloads: fewer whole
- * frames than a join is offered, JOIN_WAIT_MIN bytes at least, the segments
- * of one TCP stream in order, each as long as the first (never a ping, nor
- * another stream's); then a frame begun, the next segment, no longer, not
- * bad so far, of which v->in has room for the rest.
+ * frames than a join is offered, the segments of one TCP stream in order,
+ * each as long as the first (never a ping, nor another stream's); then a
+ * frame begun, the next segment, no longer, not bad so far, of which v->in
+ * has room for the rest.
  */
 static void
 waits_check(const struct vpn *v)
@@ -83,7 +83,7 @@ waits_check(const struct vpn *v)
 	}
 	if (n == 0)
 		return;
-	assert(at >= JOIN_WAIT_MIN && v->in.len - at > FRAME_HDR &&
+	assert(v->in.len - at > FRAME_HDR &&
 	    v->in.cap - at >= FRAME_HDR + plen && plen <= len0);
 	assert(seg_next(f + FRAME_HDR, f + at + FRAME_HDR, len0, n));
 	assert(frame_error(f + at + FRAME_HDR, v->in.len - at - FRAME_HDR,

@@ -49,6 +49,7 @@ vpn_new(struct vpn *v, const struct mode *m, size_t cap)
 	v->vnet = !m->tap;	/* as main() has it */
 	v->offload = m->offload;
 	v->mtu = m->mtu;	/* read at now_ms 0: never read again */
+	v->in_rate = WAIT_RATE;	/* a fast link's: runs may wait */
 	memcpy(v->ifname, "fuzz0", sizeof("fuzz0"));
 	buf_init(&v->in, cap);
 }
