@@ -978,14 +978,18 @@ many_devs_gone() {
 # -- the run's description, in round 0 of the TSV
 
 describe() {
-	local cpu r
+	local cpu r commit
 	printf 'round\trow\tmetric\tvalue\n' >"$BENCH_TSV"
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	emit date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	emit machine "${cpu:-unknown CPU}, $(nproc) CPUs, $(uname -sr)"
 	emit cc "$(cat "$CC" 2>/dev/null || echo unknown)"
 	emit vpn "$("$VPN" -V 2>&1 || true)"
-	emit commit "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+	commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+	# Another build than the tree's own: the commit is the tree's only.
+	[[ $VPN == "$(realpath -e "$ROOT/vpn" 2>/dev/null)" ]] ||
+		commit+=" (the tree's; the binary is $VPN)"
+	emit commit "$commit"
 	emit flags "$VPN_FLAGS"
 	emit load_start "$(cut -d ' ' -f 1-3 /proc/loadavg)"
 	emit rounds "$BENCH_ROUNDS"
