@@ -11,6 +11,10 @@
 #   answered, and the counters move.
 . "$(dirname "$0")/lib-pipe.sh"
 need socat
+# A command that fails under set -e says nothing: this file's two failures
+# in CI (stops 21 and 24, an empty log) were one such, vm_kib's.  Say which.
+trap 'printf "44-sigstop: line %d: status %d from: %s\n" "$LINENO" "$?" \
+    "$BASH_COMMAND" >&3' ERR
 
 STOP_SECS=3
 HWM_MAX_KIB=4096

@@ -23,12 +23,14 @@ spawn ip netns exec "$ns" "$VPN" -v -u "$user" -i tp0 <"$TMP/in" >"$TMP/out" 2>"
 pid=$!
 wait_for 5 grep -q 'TUN device' "$TMP/err"	# said after the drop
 
-# ids FIELD: the numbers on FIELD's line of /proc/PID/status, sorted.
+# ids FIELD: the numbers on FIELD's line of /proc/PID/status, sorted; the
+# file read whole, once (lib-pipe.sh's vm_kib says why).
 ids() {
-	local k rest
+	local k rest status
+	status=$(<"/proc/$pid/status")
 	while read -r k rest; do
 		[[ $k != "$1:" ]] || break
-	done <"/proc/$pid/status"
+	done <<<"$status"
 	tr -s ' \t' '\n' <<<"$rest" | sed '/^$/d' | sort -n | tr '\n' ' '
 }
 [[ $(ids Uid) == "$uid $uid $uid $uid " ]] || fail "Uid: $(ids Uid), want $uid x4"

@@ -50,11 +50,16 @@ vpn_said() {
 # ms_since NS: milliseconds since the date +%s%N reading NS.
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-# vm_kib PID FIELD: a memory figure (VmRSS, VmHWM) of PID, in KiB.
+# vm_kib PID FIELD: a memory figure (VmRSS, VmHWM) of PID, in KiB.  The
+# file is read whole, once: read(1) on it takes a line at a time and seeks
+# back, the kernel writes the file anew for each read, and lines move when
+# State's length does ("R (running)", "S (sleeping)"), so that a busy
+# process's field could be missed (tests/44 failed so, 1 run in 4).
 vm_kib() {
-	local k v _
+	local k v _ status
+	status=$(<"/proc/$1/status")
 	while read -r k v _; do
 		[[ $k != "$2:" ]] || { echo "$v"; return 0; }
-	done <"/proc/$1/status"
+	done <<<"$status"
 	return 1
 }
