@@ -13,7 +13,8 @@
 pair
 udp_pair '-t 3' '-k 1'		# the server's tun0: on the first keepalive
 srv=$SRV cli=$CLI
-grep -q '^vpn: tun0: TUN device, datagram mode, offloads, UDP GSO, UDP GRO$' "$TMP/e1" ||
+# vpn says so once its device is there, which is what udp_pair waits for
+wait_for 5 grep -q '^vpn: tun0: TUN device, datagram mode, offloads, UDP GSO, UDP GRO$' "$TMP/e1" ||
 	fail "server side: said '$(cat "$TMP/e1")', want datagram mode"
 tun_up "$NS1" tun0 10.9.0.1/24 fd00:9::1/64
 tun_up "$NS2" tun0 10.9.0.2/24 fd00:9::2/64

@@ -80,6 +80,9 @@ run() {
 	done
 	tun_up "$NS1" tun0 10.9.0.1/24
 	tun_up "$NS2" tun0 10.9.0.2/24
+	# said once the device is there, which is what udp_pair waits for
+	wait_for 5 grep -q '^vpn: tun0: TUN device' "$TMP/e1" ||
+		fail "$tag: the server said nothing of its device: '$(cat "$TMP/e1")'"
 	[[ -z $f1 ]] || ! grep -q offloads "$TMP/e1" || fail "$tag: -O, yet: $(head -1 "$TMP/e1")"
 	[[ -n $f1 ]] || grep -q '^vpn: tun0: TUN device, datagram mode, offloads, UDP GSO, UDP GRO$' "$TMP/e1" ||
 		fail "$tag: server said '$(head -1 "$TMP/e1")'"
