@@ -426,7 +426,8 @@ frames_run(const struct vpn *v, struct iovec *seg, size_t *end)
  * WAIT_RATE: on a slow link the rest of a frame is a packet's time on the
  * link behind, which bigger joins are not worth (on a 50 Mbit/s uplink,
  * BBR's queue grew with them).  Not at EOF, nor if v->in could not take
- * the rest, nor if the frame is already bad: frames_to_tun() says so now.
+ * the rest, nor if the frame is already bad: frames_to_tun() says so now,
+ * nor once a signal ends us (in_last()).
  */
 static int
 run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
@@ -435,8 +436,8 @@ run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
 	size_t have = v->in.len - end, flen;
 	unsigned long long fend;
 
-	if (v->eof || n == 0 || n >= JOIN_MAX || v->in_rate < WAIT_RATE ||
-	    have <= FRAME_HDR)
+	if (v->eof || v->quitting || n == 0 || n >= JOIN_MAX ||
+	    v->in_rate < WAIT_RATE || have <= FRAME_HDR)
 		return 0;
 	flen = FRAME_HDR + be16(f);	/* a keepalive's is there whole */
 	fend = v->inpos + end + flen;
@@ -536,6 +537,19 @@ in_decode(struct vpn *v)
 		errx(1, "stdin: truncated frame at byte %llu (stream ends "
 		    "%zu byte%s into it)", v->inpos, v->in.len,
 		    v->in.len == 1 ? "" : "s");
+}
+
+/*
+ * SIGINT or SIGTERM: the whole frames that wait for the rest of one
+ * (run_waits()) go to the device now, as they would have gone without the
+ * wait, if it takes them without waiting; a frame begun is not one.
+ */
+static void
+in_last(struct vpn *v)
+{
+	v->quitting = 1;
+	if (!v->dgram && v->in.len > 0)
+		in_decode(v);
 }
 
 /* Something came from the peer: -t starts again; -v says the first time. */
@@ -1018,7 +1032,9 @@ loop(struct vpn *v, const sigset_t *waitmask)
 		if (out_held(v) > 0 && !v->out_blocked && !v->held_want)
 			stdout_flush(v);	/* at once: saves a ppoll */
 	}
-	if (!quit)
+	if (quit)
+		in_last(v);
+	else
 		stdout_drain(v, waitmask);
 }
 

@@ -79,6 +79,7 @@ struct vpn {
 	int		 tun_blocked;	/* tun said EAGAIN: wait POLLOUT */
 	int		 out_blocked;	/* stdout said EAGAIN: wait POLLOUT */
 	int		 eof;		/* stdin ended; give the frames held */
+	int		 quitting;	/* SIGINT, SIGTERM: give them too */
 	struct buf	 in;		/* stdin bytes not yet given to tun */
 	struct buf	 out;		/* frames not yet taken by stdout */
 	size_t		 out_left;	/* bytes of out's first frame unsent */
