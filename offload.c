@@ -327,38 +327,114 @@ offload_whole(const uint8_t *pkt, size_t len, const struct virtio_net_hdr *h)
 }
 
 /*
- * tcp_seg_hdr(q, th, hl, plen, i, off, last): turn the super-packet's
- * headers, copied to ${q}, into those of its segment ${i}, which carries
- * ${plen} bytes from ${off} into its payload, the last if ${last}, as the
- * kernel's own segmentation would; then complete its checksums.
+ * Cutting a super-packet, as the kernel's own segmentation does: each
+ * segment's TCP checksum starts from the partial one the kernel left in
+ * the super-packet (the pseudo-header's sum, its length the whole TCP
+ * length), adjusted for the segment's length.  The pseudo-header's
+ * destination is the final one, which is not the IPv6 header's when a
+ * routing header follows it (RFC 8200, 8.1): only the kernel knows it.
+ * And checksums are summed from the super-packet, never from the segment
+ * just written: a load of bytes still in the CPU's store buffer, written
+ * by wider or narrower stores, waits for the buffer to drain.
+ */
+struct cut {
+	const uint8_t	*p;		/* the super-packet */
+	size_t		 len;		/* its length */
+	size_t		 th;		/* its TCP header's offset */
+	size_t		 hl;		/* its headers' length */
+	uint64_t	 ip_sum;	/* IPv4 header, less cut_word()s */
+	uint64_t	 tcp_sum;	/* TCP header, partial sum, less those */
+};
+
+/*
+ * The 16-bit word whose bytes are ${v}'s low 16 bits in network order,
+ * as csum_add() reads one from memory.
+ */
+static uint64_t
+wire16(size_t v)
+{
+	return htons((uint16_t)v);
+}
+
+/* What takes the 16-bit value ${v} out of a one's complement sum. */
+static uint64_t
+csum_less(size_t v)
+{
+	return (uint16_t)~wire16(v);
+}
+
+/*
+ * cut_init(c, p, len, th, hl): sum the headers of the super-packet ${p},
+ * the partial checksum in its place, without what differs from one
+ * segment to the next.
  */
 static void
-tcp_seg_hdr(uint8_t *q, size_t th, size_t hl, size_t plen, size_t i,
-    size_t off, int last)
+cut_init(struct cut *c, const uint8_t *p, size_t len, size_t th, size_t hl)
 {
-	uint32_t seq;
+	const uint8_t *t = p + th;
+
+	c->p = p;
+	c->len = len;
+	c->th = th;
+	c->hl = hl;
+	c->ip_sum = 0;
+	if (ip_version(p) == 4)
+		c->ip_sum = csum_add(0, p, th) +
+		    csum_less(be16(p + IP4_LEN_OFF)) +
+		    csum_less(be16(p + IP4_ID_OFF)) +
+		    csum_less(be16(p + IP4_CSUM_OFF));
+	c->tcp_sum = csum_add(0, t, hl - th) + csum_less(len - th) +
+	    csum_less(be16(t + TCP_SEQ_OFF)) +
+	    csum_less(be16(t + TCP_SEQ_OFF + 2)) +
+	    csum_less(be16(t + TCP_DOFF_OFF));
+}
+
+/*
+ * cut_seg(c, q, i, off, plen): write to ${q} the super-packet's segment
+ * ${i}, which carries ${plen} bytes from ${off} into its payload, as the
+ * kernel's own segmentation would: IPv4 ID + i, the sequence number that
+ * says ${off}, CWR on the first only, PSH and FIN on the last only, every
+ * checksum complete.
+ */
+static void
+cut_seg(const struct cut *c, uint8_t *q, size_t i, size_t off, size_t plen)
+{
+	const uint8_t *p = c->p, *t = p + c->th;
+	uint64_t sum = csum_add(0, p + c->hl + off, plen);
+	uint32_t seq = (uint32_t)(be16(t + TCP_SEQ_OFF) << 16 |
+	    be16(t + TCP_SEQ_OFF + 2)) + (uint32_t)off;
+	size_t id = be16(p + IP4_ID_OFF) + i;
+	uint8_t flags = t[TCP_FLAGS_OFF];
 	uint16_t word;
 
-	if (ip_version(q) == 4)
-		put16(q + IP4_ID_OFF, be16(q + IP4_ID_OFF) + i);
-	ip_set_len(q, th, hl + plen);
-	memcpy(&seq, q + th + TCP_SEQ_OFF, sizeof(seq));
-	seq = htonl(ntohl(seq) + (uint32_t)off);
-	memcpy(q + th + TCP_SEQ_OFF, &seq, sizeof(seq));
+	memcpy(q, p, c->hl);
+	memcpy(q + c->hl, p + c->hl + off, plen);
+	if (ip_version(p) == 6)
+		put16(q + IP6_LEN_OFF, c->hl + plen - IP6_HLEN);
+	else {
+		put16(q + IP4_LEN_OFF, c->hl + plen);
+		put16(q + IP4_ID_OFF, id);
+		word = (uint16_t)~csum_fold(c->ip_sum + wire16(c->hl + plen) +
+		    wire16(id));
+		memcpy(q + IP4_CSUM_OFF, &word, sizeof(word));
+	}
 	if (i > 0)
-		q[th + TCP_FLAGS_OFF] &= (uint8_t)~TCP_CWR;
-	if (!last)
-		q[th + TCP_FLAGS_OFF] &= (uint8_t)~(TCP_PSH | TCP_FIN);
-	memset(q + th + TCP_CSUM_OFF, 0, sizeof(word));
-	word = (uint16_t)~csum_fold(csum_add(tcp_pseudo(q, hl - th + plen),
-	    q + th, hl - th + plen));
-	memcpy(q + th + TCP_CSUM_OFF, &word, sizeof(word));
+		flags &= (uint8_t)~TCP_CWR;
+	if (off + plen < c->len - c->hl)
+		flags &= (uint8_t)~(TCP_PSH | TCP_FIN);
+	put16(q + c->th + TCP_SEQ_OFF, seq >> 16);
+	put16(q + c->th + TCP_SEQ_OFF + 2, seq);
+	q[c->th + TCP_FLAGS_OFF] = flags;
+	sum += c->tcp_sum + wire16(c->hl - c->th + plen) + wire16(seq >> 16) +
+	    wire16(seq) + wire16((size_t)t[TCP_DOFF_OFF] << 8 | flags);
+	word = (uint16_t)~csum_fold(sum);
+	memcpy(q + c->th + TCP_CSUM_OFF, &word, sizeof(word));
 }
 
 /*
  * The length of the headers of the TCP super-packet ${p} that ${h}
- * describes, the TCP header at h->csum_start, or 0 if ${h} makes no sense
- * for ${p}.
+ * describes, the TCP header at h->csum_start, its checksum partial (as the
+ * kernel gives every super-packet), or 0 if ${h} makes no sense for ${p}.
  */
 static size_t
 tcp_gso_hlen(const uint8_t *p, size_t len, const struct virtio_net_hdr *h)
@@ -373,7 +449,9 @@ tcp_gso_hlen(const uint8_t *p, size_t len, const struct virtio_net_hdr *h)
 	else
 		ok = type == VIRTIO_NET_HDR_GSO_TCPV4 &&
 		    th == ip_tcp(p, &tcp) && tcp && th >= IP4_HLEN;
-	if (!ok || th + TCP_HLEN > len)
+	if (!ok || th + TCP_HLEN > len ||
+	    !(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+	    h->csum_offset != TCP_CSUM_OFF)
 		return 0;
 	hl = th + tcp_hlen(p + th);
 	if (hl < th + TCP_HLEN || hl >= len || h->gso_size == 0)
@@ -412,6 +490,7 @@ offload_cut(const uint8_t *pkt, size_t len, const struct virtio_net_hdr *h,
     uint8_t *dst, size_t room, size_t gap, size_t *lens, size_t nlens)
 {
 	size_t th = h->csum_start, hl, mss = h->gso_size, off, plen, n, i;
+	struct cut c;
 	uint8_t *q;
 
 	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE)
@@ -421,12 +500,11 @@ offload_cut(const uint8_t *pkt, size_t len, const struct virtio_net_hdr *h,
 	n = (len - hl + mss - 1) / mss;
 	if (len - hl + n * (gap + hl) > room || n > nlens)
 		return OFFLOAD_NOROOM;
+	cut_init(&c, pkt, len, th, hl);
 	for (off = i = 0; off < len - hl; off += plen, i++) {
 		plen = len - hl - off < mss ? len - hl - off : mss;
 		q = dst + gap;
-		memcpy(q, pkt, hl);
-		memcpy(q + hl, pkt + hl + off, plen);
-		tcp_seg_hdr(q, th, hl, plen, i, off, off + plen == len - hl);
+		cut_seg(&c, q, i, off, plen);
 		lens[i] = hl + plen;
 		dst = q + hl + plen;
 	}

@@ -115,6 +115,21 @@ tcp_resum(uint8_t *q, size_t len, size_t th)
 	q[th + TCP_CSUM_OFF + 1] = (uint8_t)sum;
 }
 
+/*
+ * Leave in ${q}'s TCP checksum the pseudo-header's sum, its length the
+ * whole TCP length, as the kernel leaves a super-packet's.
+ */
+static void
+tcp_partial(uint8_t *q, size_t len, size_t th)
+{
+	uint32_t sum;
+
+	sum = q[0] >> 4 == 6 ? sum_be(0, q + 8, 32) : sum_be(0, q + 12, 8);
+	sum = sum_be(sum + IPPROTO_TCP + (uint32_t)(len - th), q, 0);
+	q[th + TCP_CSUM_OFF] = (uint8_t)(sum >> 8);
+	q[th + TCP_CSUM_OFF + 1] = (uint8_t)sum;
+}
+
 /* Are the IPv4 header's and TCP checksums of ${q} right, byte-wise? */
 static int
 sums_ok(const uint8_t *q, size_t len, size_t th)
@@ -472,6 +487,32 @@ round_trip(const struct iovec *dg, size_t n, const uint8_t *p, size_t len,
 }
 
 /*
+ * Whatever partial sum the super-packet ${p} carries in its TCP checksum
+ * (a pseudo-header's, its destination maybe not the IP header's: a
+ * routing header's last), each of the ${n} segments offload_cut() cuts it
+ * in has the checksum right for the same pseudo-header with its own
+ * length, by the byte-wise sum: as the kernel cuts one.
+ */
+static void
+seed_check(const uint8_t *p, size_t len, const struct virtio_net_hdr *h,
+    size_t n, size_t need)
+{
+	size_t th = h->csum_start, *lens, i;
+	uint32_t seed = (uint32_t)(p[th + TCP_CSUM_OFF] << 8 |
+	    p[th + TCP_CSUM_OFF + 1]);
+	uint8_t *dst, *q;
+
+	dst = mem_alloc(need);
+	lens = mem_alloc(n * sizeof(*lens));
+	assert(offload_cut(p, len, h, dst, need, 0, lens, n) == (int)n);
+	for (i = 0, q = dst; i < n; q += lens[i++])
+		assert(sum_be(seed + (0xffff - (uint32_t)(len - th)) +
+		    (uint32_t)(lens[i] - th), q + th, lens[i] - th) == 0xffff);
+	free(lens);
+	free(dst);
+}
+
+/*
  * offload_cut() cuts a TCP super-packet into whole packets of the MTU,
  * every checksum right, each after the gap asked for, that offload_join()
  * joins back into the packet it was, from wherever they are.
@@ -481,7 +522,7 @@ cut_check(const uint8_t *p, size_t len, size_t mtu)
 {
 	struct virtio_net_hdr h;
 	struct iovec *dg;
-	uint8_t *dst, *orig, *q, f;
+	uint8_t *dst, *partial, *orig, *q, f;
 	size_t th, hl, mss, n, need, gap = len % (GAP_MAX + 1), *lens, off, i;
 	int tcp;
 
@@ -496,18 +537,22 @@ cut_check(const uint8_t *p, size_t len, size_t mtu)
 	h.gso_type = p[0] >> 4 == 6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
 	    VIRTIO_NET_HDR_GSO_TCPV4;
 	h.csum_start = (uint16_t)th;
+	h.csum_offset = TCP_CSUM_OFF;
 	h.gso_size = (uint16_t)(mss = mtu - hl);
 	n = (len - hl + mss - 1) / mss;
 	need = len - hl + n * (gap + hl);
 	cut_room_check(p, len, &h, gap, need, n);
+	seed_check(p, len, &h, n, len - hl + n * hl);
 
 	dst = mem_alloc(need);
 	memset(dst, UNTOUCHED, need);
 	lens = mem_alloc(n * sizeof(*lens));
 	dg = mem_alloc(n * sizeof(*dg));
-	orig = mem_dup(p, len);
+	partial = mem_dup(p, len);
+	tcp_partial(partial, len, th);
+	orig = mem_dup(partial, len);
 	assert(offload_cut(orig, len, &h, dst, need, gap, lens, n) == (int)n);
-	assert(memcmp(orig, p, len) == 0);
+	assert(memcmp(orig, partial, len) == 0);
 	for (i = off = 0, q = dst; i < n; i++) {
 		assert(untouched(q, gap));
 		dg[i].iov_base = q + gap;
@@ -527,6 +572,7 @@ cut_check(const uint8_t *p, size_t len, size_t mtu)
 	}
 	free(dst);
 	free(orig);
+	free(partial);
 	free(dg);
 	free(lens);
 }
