@@ -51,6 +51,7 @@
 #define RATE_MS		10		/* stdin's rate: measured this often */
 /* A run waits above this rate (100 Mbit/s): a frame's rest in 0.12 ms. */
 #define WAIT_RATE	(100ULL * 1000 * 1000 / CHAR_BIT / MS_PER_S)
+#define WAIT_MS		2		/* a run waits no longer, in now_ms */
 #define OUT_MAX		(1024 * 1024)	/* stdout backlog; then tun_skim() */
 #define FAST_MAX	(32 * 1024)	/* frames of flows with little queued */
 #define PIPE_WANT	(1024 * 1024)	/* stdin's pipe size; default 64 KiB */
@@ -421,7 +422,8 @@ frames_run(const struct vpn *v, struct iovec *seg, size_t *end)
  * device, each of half the bytes.  The peer sent that frame with the run,
  * so the wait is the time the rest of one frame takes to come, and once:
  * a run that waited goes when that frame is whole, with what came after
- * it (v->wait_end).  Only that stream's packets wait; a ping, the packets
+ * it (v->wait_end), or after WAIT_MS without it, whatever the peer sends
+ * meanwhile: a peer that stops, or trickles, in a frame holds no more.  Only that stream's packets wait; a ping, the packets
  * of other streams, never do.  Nor do any while stdin brings less than
  * WAIT_RATE: on a slow link the rest of a frame is a packet's time on the
  * link behind, which bigger joins are not worth (on a 50 Mbit/s uplink,
@@ -441,8 +443,9 @@ run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
 		return 0;
 	flen = FRAME_HDR + be16(f);	/* a keepalive's is there whole */
 	fend = v->inpos + end + flen;
-	if (v->inpos < v->wait_end && fend != v->wait_end)
-		return 0;	/* it waited once, for another frame */
+	if (v->inpos < v->wait_end && (fend != v->wait_end ||
+	    v->now_ms - v->wait_ms >= WAIT_MS))
+		return 0;	/* it waited once, or long enough */
 	if (have >= flen || v->in.cap - v->in.len < flen - have ||
 	    seg[0].iov_len > tun_mtu(v) ||
 	    frame_error(f + FRAME_HDR, have - FRAME_HDR, flen - FRAME_HDR,
@@ -450,7 +453,10 @@ run_waits(struct vpn *v, const struct iovec *seg, size_t n, size_t end)
 	    !offload_join_waits(seg, n, f + FRAME_HDR, have - FRAME_HDR,
 	    flen - FRAME_HDR))
 		return 0;
+	if (v->inpos >= v->wait_end)
+		v->wait_ms = v->now_ms;		/* it begins to wait */
 	v->wait_end = fend;
+	v->waiting = 1;
 	return 1;
 }
 
@@ -497,7 +503,7 @@ frames_to_tun(struct vpn *v)
 	const char *why;
 	size_t flen, plen;
 
-	v->tun_blocked = 0;
+	v->tun_blocked = v->waiting = 0;
 	for (;;) {
 		f = v->in.p + v->in.off;
 		if ((flen = frame_next(f, v->in.len, &plen)) == 0)
@@ -912,6 +918,11 @@ timer_next(const struct vpn *v)
 		d = d < 0 ? 0 : d;
 		t = t == -1 || d < t ? d : t;
 	}
+	if (v->waiting) {
+		d = v->wait_ms + WAIT_MS - v->now_ms;
+		d = d < 0 ? 0 : d;
+		t = t == -1 || d < t ? d : t;
+	}
 	if (v->held_want) {
 		d = v->shrink_at - v->now_ms;
 		d = d < 0 ? 0 : d;
@@ -930,6 +941,8 @@ timers_check(struct vpn *v)
 {
 	if (v->silent_ms && v->now_ms - v->last_rx_ms >= v->silent_ms)
 		errx(1, "peer silent for %lld s", v->silent_ms / MS_PER_S);
+	if (v->waiting && v->now_ms - v->wait_ms >= WAIT_MS)
+		in_decode(v);		/* the run goes without its next */
 	if (keepalive_on(v) && v->now_ms - v->last_tx_ms >= v->keepalive_ms) {
 		/* out is empty here: it starts at its front again. */
 		buf_compact(&v->out, FRAME_HDR);

@@ -98,6 +98,8 @@ struct vpn {
 	unsigned long long drained;	/* bytes stdout took since then */
 	unsigned long long inpos;	/* stdin offset of in.p[in.off] */
 	unsigned long long wait_end;	/* where a run's awaited frame ends */
+	long long	 wait_ms;	/* when that run began to wait */
+	int		 waiting;	/* a run waits now */
 	long long	 fill_ms;	/* since when filled counts */
 	unsigned long long filled;	/* bytes read from stdin since then */
 	unsigned long long in_rate;	/* stdin's bytes a ms, of late */

@@ -95,8 +95,9 @@ waits_check(const struct vpn *v)
  * of 1 to ${max} bytes (0: as many as fit), each appended as stdin_read()
  * appends a read, and stop at the first bad frame; the device refuses
  * every ${eagain}th write (0: none), and is tried again at once, as
- * POLLOUT would.  Checks the bookkeeping after every chunk; then, as at
- * EOF, gives what waits.
+ * POLLOUT would.  Checks the bookkeeping after every chunk, and lets a
+ * run's wait run out after every other; then, as at EOF, gives what
+ * waits.
  */
 static struct run
 feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
@@ -133,6 +134,19 @@ feed(const uint8_t *p, size_t len, const struct mode *m, size_t cap,
 		 */
 		if (r.why == NULL)
 			waits_check(&v);
+		/*
+		 * WAIT_MS pass, after every other chunk, as timers_check()
+		 * finds: a run that waits goes, and nothing whole stays.
+		 */
+		if (r.why == NULL && v.waiting && fed % 2 == 0) {
+			v.now_ms += WAIT_MS;
+			r.why = frames_to_tun(&v);
+			while (r.why == NULL && v.tun_blocked)
+				r.why = frames_to_tun(&v);
+			assert(r.why != NULL || !v.waiting);
+			assert(r.why != NULL ||
+			    frame_next(v.in.p + v.in.off, v.in.len, &plen) == 0);
+		}
 	}
 	if (r.why == NULL) {	/* at EOF, as in_decode() is called */
 		v.eof = 1;
