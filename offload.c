@@ -342,8 +342,8 @@ struct cut {
 	size_t		 len;		/* its length */
 	size_t		 th;		/* its TCP header's offset */
 	size_t		 hl;		/* its headers' length */
-	uint64_t	 ip_sum;	/* IPv4 header, less cut_word()s */
-	uint64_t	 tcp_sum;	/* TCP header, partial sum, less those */
+	uint64_t	 ip_sum;	/* IPv4 header, less what cut_seg() sets */
+	uint64_t	 tcp_sum;	/* TCP header and partial sum, the same */
 };
 
 /*

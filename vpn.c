@@ -423,8 +423,9 @@ frames_run(const struct vpn *v, struct iovec *seg, size_t *end)
  * so the wait is the time the rest of one frame takes to come, and once:
  * a run that waited goes when that frame is whole, with what came after
  * it (v->wait_end), or after WAIT_MS without it, whatever the peer sends
- * meanwhile: a peer that stops, or trickles, in a frame holds no more.  Only that stream's packets wait; a ping, the packets
- * of other streams, never do.  Nor do any while stdin brings less than
+ * meanwhile: a peer that stops, or trickles, in a frame holds no more.
+ * Only that stream's packets wait; a ping, the packets of other streams,
+ * never do.  Nor do any while stdin brings less than
  * WAIT_RATE: on a slow link the rest of a frame is a packet's time on the
  * link behind, which bigger joins are not worth (on a 50 Mbit/s uplink,
  * BBR's queue grew with them).  Not at EOF, nor if v->in could not take
