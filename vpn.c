@@ -892,6 +892,26 @@ status_write(struct vpn *v, int force)
 }
 
 /*
+ * The tunnel whose counters an exit on an error says (exit_say()): set
+ * once it runs, NULL once main() has said them itself.
+ */
+static struct vpn *said_at_exit;
+
+/*
+ * An exit on an error (a bad frame, a silent peer, a reset) is how most
+ * tunnels end: -s and -v say the counters then too, as at a clean exit.
+ */
+static void
+exit_say(void)
+{
+	if (said_at_exit == NULL)
+		return;
+	status_write(said_at_exit, 1);
+	if (said_at_exit->verbose)
+		stats_print(said_at_exit);
+}
+
+/*
  * Is the keepalive timer running?  Not where an empty message reads as
  * EOF (SOCK_SEQPACKET, or -D on a pipe), and not while frames wait for
  * stdout: they will tell the peer we are here, and POLLOUT wakes us when
@@ -1203,7 +1223,7 @@ main(int argc, char *argv[])
 		    v.gso ? ", UDP GSO" : "", v.gro ? ", UDP GRO" : "");
 
 	bufs_alloc(&v);
-	if (atexit(fl_restore) != 0)
+	if (atexit(fl_restore) != 0 || atexit(exit_say) != 0)
 		errx(1, "atexit");
 	set_nonblock(v.tun, v.ifname);
 	set_nonblock(STDIN_FILENO, "stdin");
@@ -1214,7 +1234,9 @@ main(int argc, char *argv[])
 		queue_setup(&v);	/* the flow hash, stdout's own queue */
 	sandbox_enter();
 
+	said_at_exit = &v;
 	loop(&v, &waitmask);
+	said_at_exit = NULL;	/* v is main()'s, gone at exit: said here */
 	status_write(&v, 1);
 	if (v.verbose)
 		stats_print(&v);

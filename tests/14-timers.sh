@@ -4,6 +4,8 @@
 # - With -k 1 and nothing to send, a keepalive frame goes out each second.
 # - With -t 1 and nothing arriving, vpn exits 1 with "peer silent for 1 s".
 # - Keepalives arriving on stdin keep -t from firing.
+# - An exit on an error says the counters as a clean one does: after
+#   "peer silent", -v prints them and -s writes them (a keepalive came).
 . "$(dirname "$0")/lib.sh"
 
 ns=$NS_PREFIX-1
@@ -40,6 +42,26 @@ silent() {
 	say "-t 1 ended a silent peer after $ms ms"
 }
 check "-t 1, a silent peer: exit 1 after a second" silent
+
+# 2b. The same with -v and -s, after one keepalive: the counters at exit.
+silent_said() {
+	exec 5<>"$TMP/in"
+	spawn ip netns exec "$ns" "$VPN" -v -s "$TMP/status" -t 1 -i tk%d \
+	    <"$TMP/in" >/dev/null 2>"$TMP/err" 5>&-
+	pid=$!
+	hexbin 0000 >&5
+	rc=0
+	wait "$pid" || rc=$?
+	exec 5>&-
+	((rc == 1)) || fail "-t 1 -v: exit $rc, want 1: $(cat "$TMP/err")"
+	grep -q '^vpn: peer silent for 1 s$' "$TMP/err" ||
+		fail "-t 1 -v: said '$(cat "$TMP/err")'"
+	counters_are "$TMP/err" keepalives_rx=1 rx_packets=0
+	grep -q ' keepalives_rx=1 .* written=' "$TMP/status" ||
+		fail "-s at exit: '$(cat "$TMP/status")'"
+	say "after 'peer silent', -v and -s said keepalives_rx=1"
+}
+check "-t 1 -v -s: the counters at an exit on an error" silent_said
 
 # 3. -t 1 with a keepalive every 0.3 s for 3 s: still running, then EOF.
 kept() {

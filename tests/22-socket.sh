@@ -46,7 +46,7 @@ rc=0
 wait "$srv" || rc=$?
 # EOF, or a reset: the client's kernel resets a connection it closes with
 # bytes unread (the server's router solicitation, say), as TCP does.
-((rc == 0)) || [[ $rc == 1 && $(tail -1 "$TMP/e1") == "vpn: stdin: Connection reset by peer" ]] ||
+((rc == 0)) || { ((rc == 1)) && grep -qx "vpn: stdin: Connection reset by peer" "$TMP/e1"; } ||
 	fail "server at the client's end: exit $rc, want 0 (EOF) or 1 (reset): $(cat "$TMP/e1")"
 ! has_link "$NS1" tun0 || fail "server's tun0 outlived it"
 say "SIGTERM on one end: exit 0; the other: exit $rc at EOF or a reset, its device gone"
