@@ -364,6 +364,12 @@ rp_filter() {
 	run sysctl -qw "net.ipv4.conf.$1.rp_filter=1"
 }
 
+# no_ipv6 DEV: DEV carries no IPv6, where the kernel has IPv6 at all.
+no_ipv6() {
+	[[ ! -d /proc/sys/net/ipv6/conf/$1 ]] ||
+		run sysctl -qw "net/ipv6/conf/$1/disable_ipv6=1"
+}
+
 setup_routes() {
 	local r
 	for r in "${ROUTES[@]}"; do

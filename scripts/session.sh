@@ -242,6 +242,9 @@ session_device() {
 		fi
 	done
 	rp_filter "$dev"
+	# An IPv4 pool: no IPv6 on the device, not even link-local, which a
+	# client could reach unfiltered (the raw rules above are per family).
+	[[ ${ADDRS[*]} == *:* ]] || no_ipv6 "$dev"
 	run ip link set dev "$dev" up
 	for p in "${ADDRS[@]}"; do	# IPv6 routes a peer only on some kernels
 		[[ $p != *:* ]] || run ip -6 route replace "$(slot_addr "$p" "$SLOT")/128" dev "$dev"

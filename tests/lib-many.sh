@@ -230,9 +230,10 @@ fifth_refused() {
 }
 
 # isolated: a client reaches no other client, and what it sends from
-# another client's address is dropped at the server (and counted there).
+# another client's address is dropped at the server (and counted there);
+# with an IPv4 pool, the server's session devices have no IPv6.
 isolated() {
-	local a1 a2 dropped
+	local a1 a2 dropped dev
 	a1=$(tun_addr "${CLIENTS[0]}") a2=$(tun_addr "${CLIENTS[1]}")
 	! reach "${CLIENTS[0]}" "$a2" || fail "client 1 reached client 2 ($a2)"
 	ip -n "${CLIENTS[0]}" addr add "$a2/32" dev tun0
@@ -243,6 +244,13 @@ isolated() {
 	    awk -v a="$a1" '$0 ~ "!" a " " { print $1 }')
 	((dropped >= 2)) || fail "the server's rule for client 1 dropped $dropped packets, want >= 2"
 	reach "${CLIENTS[0]}" 172.20.1.2 || fail "client 1 lost its own way to host B"
+	# An IPv4 pool: the server's end of a session has no IPv6 at all, not
+	# even a link-local address, which a client could reach unfiltered.
+	[[ -z $(tun_addr "${CLIENTS[0]}" 6) ]] || return 0
+	for dev in $(session_devs); do
+		[[ -z $(ip -n "$GWB" -6 -o addr show dev "$dev") ]] ||
+			fail "$dev has IPv6, the pool none: $(ip -n "$GWB" -6 -o addr show dev "$dev")"
+	done
 }
 
 # cut_one: client 4's link goes dead (no FIN, no RST): within -t its
