@@ -434,7 +434,9 @@ cut_seg(const struct cut *c, uint8_t *q, size_t i, size_t off, size_t plen)
 /*
  * The length of the headers of the TCP super-packet ${p} that ${h}
  * describes, the TCP header at h->csum_start, its checksum partial (as the
- * kernel gives every super-packet), or 0 if ${h} makes no sense for ${p}.
+ * kernel leaves those it builds or joins), or 0 if ${h} makes no sense for
+ * ${p}, or says nothing of its checksum (one forwarded from a guest's
+ * virtio device with DATA_VALID: refused before, as now).
  */
 static size_t
 tcp_gso_hlen(const uint8_t *p, size_t len, const struct virtio_net_hdr *h)

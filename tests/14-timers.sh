@@ -5,7 +5,8 @@
 # - With -t 1 and nothing arriving, vpn exits 1 with "peer silent for 1 s".
 # - Keepalives arriving on stdin keep -t from firing.
 # - An exit on an error says the counters as a clean one does: after
-#   "peer silent", -v prints them and -s writes them (a keepalive came).
+#   "peer silent", -v prints them; after a bad frame read with a keepalive,
+#   so that no write of the loop's comes between, -s writes them.
 . "$(dirname "$0")/lib.sh"
 
 ns=$NS_PREFIX-1
@@ -57,11 +58,22 @@ silent_said() {
 	grep -q '^vpn: peer silent for 1 s$' "$TMP/err" ||
 		fail "-t 1 -v: said '$(cat "$TMP/err")'"
 	counters_are "$TMP/err" keepalives_rx=1 rx_packets=0
+	say "after 'peer silent', -v said keepalives_rx=1"
+
+	# A keepalive and a frame that is no IP packet, in one read: vpn
+	# exits on the frame before its loop could write the file.
+	rc=0
+	hexbin "0000$(frame "$(printf '00%.0s' {1..20})")" |
+		ip netns exec "$ns" "$VPN" -s "$TMP/status" -i tk%d \
+		    >/dev/null 2>"$TMP/err" || rc=$?
+	((rc == 1)) || fail "a bad frame: exit $rc, want 1: $(cat "$TMP/err")"
+	grep -q 'is not an IP packet' "$TMP/err" ||
+		fail "a bad frame: said '$(cat "$TMP/err")'"
 	grep -q ' keepalives_rx=1 .* written=' "$TMP/status" ||
-		fail "-s at exit: '$(cat "$TMP/status")'"
-	say "after 'peer silent', -v and -s said keepalives_rx=1"
+		fail "-s at an exit on a bad frame: '$(cat "$TMP/status")'"
+	say "after a bad frame, -s said keepalives_rx=1"
 }
-check "-t 1 -v -s: the counters at an exit on an error" silent_said
+check "-v, -s: the counters at an exit on an error" silent_said
 
 # 3. -t 1 with a keepalive every 0.3 s for 3 s: still running, then EOF.
 kept() {
