@@ -169,7 +169,11 @@ unacked_hellos() {
 	wait_for 4 said c58 "session up on tun8" ||
 		fail "a client after 10 hellos not acked: no session in 4 s: $(grep -h 'refused\|session' "$TMP/c58.log" "$TMP/srv4.log" | tail -n 3)"
 	! said srv4 "sessions are up" || fail "10 hellos not acked filled the server"
-	wait "${pids[@]}"
+	# Not their status: a hello sent while socat's listener is closed
+	# between two forks (see full_hellos) meets ICMP port unreachable, and
+	# its socat exits 1; wait gave the last one's, and set -e ended the
+	# test without a word (CI at 5c02bca, a loaded run).
+	wait "${pids[@]}" || true
 	stop "${SCRIPTS[-1]}" c58
 	stop "$srv" srv4
 }

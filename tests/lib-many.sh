@@ -220,7 +220,9 @@ fifth_refused() {
 	client_on 5 c5 "${CA[@]}"
 	C5=$!
 	wait_for 10 said c5 "refused by the server: all 4 sessions are up"
-	said srv "refused: all 4 sessions are up" || fail "the server did not log the refusal"
+	# The server says it after it has told the client: wait for it too.
+	wait_for 5 said srv "refused: all 4 sessions are up" ||
+		fail "the server did not log the refusal"
 	! has_addr "${CLIENTS[4]}" || fail "the fifth client got an address"
 	[[ $(session_devs | wc -l) == 4 ]] || fail "session devices: $(session_devs | tr '\n' ' ')"
 	stop "$C5" c5
