@@ -241,34 +241,31 @@ tun_open(const char *name, int tap, int vnet, char ifname[IFNAMSIZ])
 }
 
 /*
- * tun_running(ifname): a device that is up before we attach (one that
- * server.sh -M made) gets its carrier as we do, but the kernel starts its
- * queue a moment later (linkwatch), and drops what is sent to it before:
- * the answer to the peer's first packet, as often as not.  So wait for it
- * to run, RUN_WAIT_MS at most, before the peer is heard.  A device that
- * is down, as ours are when we make them, needs no wait.
+ * tun_running(ctl, ifname): a device that is up before we attach (one
+ * that server.sh -M made) gets its carrier as we do, but the kernel starts
+ * its queue a moment later (linkwatch), and drops what is sent to it
+ * before: the answer to the peer's first packet, as often as not.  So wait
+ * for it to run, RUN_WAIT_MS at most, before the peer is heard, asking the
+ * socket ${ctl}.  A device that is down, as ours are when we make them,
+ * needs no wait.
  */
 static void
-tun_running(const char *ifname)
+tun_running(int ctl, const char *ifname)
 {
 	struct ifreq ifr;
 	struct timespec step = { 0, RUN_STEP_MS * NS_PER_MS };
-	int fd, i;
+	int i;
 
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		err(1, "socket");
 	for (i = 0; i < RUN_WAIT_MS / RUN_STEP_MS; i++) {
 		memset(&ifr, 0, sizeof(ifr));
 		memcpy(ifr.ifr_name, ifname, IFNAMSIZ);
-		if (ioctl(fd, SIOCGIFFLAGS, &ifr) == -1)
+		if (ioctl(ctl, SIOCGIFFLAGS, &ifr) == -1)
 			err(1, "SIOCGIFFLAGS %s", ifname);
 		if (!(ifr.ifr_flags & IFF_UP) || ifr.ifr_flags & IFF_RUNNING)
 			break;
 		if (nanosleep(&step, NULL) == -1 && errno != EINTR)
 			err(1, "nanosleep");
 	}
-	if (close(fd) == -1)
-		err(1, "close");
 }
 
 /*
@@ -1240,13 +1237,11 @@ main(int argc, char *argv[])
 	if (v.dgram)
 		dgram_setup(&v);	/* before -u: SO_RCVBUFFORCE: root */
 	v.tun = tun_open(v.name, v.tap, v.vnet, v.ifname);
-	tun_running(v.ifname);
-	if (v.vnet) {
+	if ((v.ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	tun_running(v.ctl, v.ifname);
+	if (v.vnet)
 		tun_offload(v.tun, v.ifname, v.offload);
-		if ((v.ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) ==
-		    -1)
-			err(1, "socket");
-	}
 	if (pw)
 		sandbox_drop(pw);
 	if (v.verbose)

@@ -57,7 +57,7 @@ struct vpn {
 	int		 vnet;		/* TUN: packets behind virtio_net_hdr */
 	int		 offload;	/* and TCP super-packets from tun */
 	int		 whole;		/* -W: sent whole on a stream */
-	int		 ctl;		/* a socket, to ask the device's MTU */
+	int		 ctl;		/* a socket, to ask of the device */
 	size_t		 mtu;		/* the device's, for segment sizes */
 	long long	 mtu_ms;	/* when mtu was read */
 	int		 dgram;		/* -D: a packet per read and write */
